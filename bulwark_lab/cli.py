@@ -1,0 +1,111 @@
+"""`./bulwark`: one entry point for set-up, the lab, the main job and the test suite."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+from . import ROOT, engine, host, images, lab, suite
+from .errors import StepError
+
+
+def _prepare(versions: tuple[str, ...]) -> None:
+    host.setup_host()
+    engine.ensure_engine()
+    images.ensure_images(versions)
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    _prepare(tuple(args.debian))
+    return 0
+
+
+def cmd_images(args: argparse.Namespace) -> int:
+    engine.ensure_engine()
+    images.ensure_images(tuple(args.debian))
+    return 0
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    if args.action == "up":
+        engine.ensure_engine()
+        images.ensure_images((args.debian,))
+        for item in lab.up(lab.MAIN_LAB, args.debian):
+            print(f"{item['instance']:<12} {item['address']:<15} {item['address6']}")
+    elif args.action == "down":
+        lab.down(lab.MAIN_LAB.name)
+    elif args.action == "status":
+        print(lab.status(lab.MAIN_LAB.name), end="")
+    elif args.action == "molecule-up":
+        platforms = json.loads(args.platforms or "[]")
+        print(json.dumps(lab.up(lab.molecule_lab(platforms), args.debian)))
+    elif args.action == "molecule-down":
+        lab.down("molecule")
+    return 0
+
+
+def cmd_site(args: argparse.Namespace) -> int:
+    _prepare((args.debian,))
+    lab.up(lab.MAIN_LAB, args.debian)
+    env = host.venv_env()
+    playbook = ["ansible-playbook", "-i", "inventories/lab", "site.yml", *args.ansible_args]
+    print(f"bulwark: running {' '.join(playbook)}", file=sys.stderr, flush=True)
+    if subprocess.run(playbook, cwd=ROOT, env=env, check=False).returncode != 0:
+        return 1
+    report = ["ansible-playbook", "-i", "inventories/lab", "playbooks/lab_report.yml"]
+    return subprocess.run(report, cwd=ROOT, env=env, check=False).returncode
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    versions = ("13", "12") if args.debian12 else ("13",)
+    _prepare(versions)
+    steps = suite.plan(args.scenario or None, lint=not args.no_lint, unit=not args.no_unit, debian12=args.debian12)
+    return suite.run_steps(steps)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bulwark", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("setup", help="install host packages, the Python venv, Docker engine and lab images")
+    s.add_argument("--debian", nargs="+", default=["13", "12"], choices=sorted(images.SUITES))
+    s.set_defaults(func=cmd_setup)
+
+    s = sub.add_parser("images", help="build the lab images (a no-op while their recipes are unchanged)")
+    s.add_argument("--debian", nargs="+", default=["13", "12"], choices=sorted(images.SUITES))
+    s.set_defaults(func=cmd_images)
+
+    s = sub.add_parser("lab", help="start, stop or list the lab hosts")
+    s.add_argument("action", choices=["up", "down", "status", "molecule-up", "molecule-down"])
+    s.add_argument("--debian", default=os.environ.get("BULWARK_DEBIAN", "13"), choices=sorted(images.SUITES))
+    s.add_argument("--platforms", help="molecule-up: the scenario's platforms as JSON")
+    s.set_defaults(func=cmd_lab)
+
+    s = sub.add_parser("site", help="bring the lab up and run site.yml against it (the main job)")
+    s.add_argument("--debian", default=os.environ.get("BULWARK_DEBIAN", "13"), choices=sorted(images.SUITES))
+    s.add_argument("ansible_args", nargs=argparse.REMAINDER, help="extra ansible-playbook arguments")
+    s.set_defaults(func=cmd_site)
+
+    s = sub.add_parser("test", help="the whole test suite: lint, unit tests, every molecule scenario")
+    s.add_argument("scenario", nargs="*", help="only these molecule scenarios")
+    s.add_argument("--no-lint", action="store_true")
+    s.add_argument("--no-unit", action="store_true")
+    s.add_argument("--debian12", action=argparse.BooleanOptionalAction,
+                   default=suite.env_flag("BULWARK_TEST_DEBIAN12", True),
+                   help=f"also run {', '.join(suite.DEBIAN12_SCENARIOS)} on Debian 12 (default on)")
+    s.set_defaults(func=cmd_test)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except StepError as exc:
+        print(f"bulwark: step '{exc.step}' failed: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
