@@ -43,7 +43,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
         platforms = json.loads(args.platforms or "[]")
         print(json.dumps(lab.up(lab.molecule_lab(platforms), args.debian)))
     elif args.action == "molecule-down":
-        lab.down("molecule")
+        lab.down(lab.molecule_lab_name()[0])
     return 0
 
 

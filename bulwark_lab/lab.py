@@ -7,6 +7,7 @@ containers and the network labelled with the lab's name.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import time
@@ -63,6 +64,14 @@ MAIN_LAB = Lab("lab", 80, (
 ))
 
 
+def molecule_lab_name() -> tuple[str, int]:
+    """Name and subnet of the molecule lab; BULWARK_LAB_SLOT=N (1-9) runs a second one beside it."""
+    slot = os.environ.get("BULWARK_LAB_SLOT", "0")
+    if not slot.isdigit() or not 0 <= int(slot) <= 9:
+        raise StepError("molecule-lab", f"BULWARK_LAB_SLOT must be a digit 0-9, got {slot!r}")
+    return ("molecule" if slot == "0" else f"molecule{slot}"), 81 + int(slot)
+
+
 def molecule_lab(platforms: list[dict[str, str]]) -> Lab:
     """A lab for one molecule scenario: targets from .11 up, scanners from .20 up, in platform order."""
     hosts, next_target, next_scanner = [], 11, 20
@@ -77,7 +86,8 @@ def molecule_lab(platforms: list[dict[str, str]]) -> Lab:
         else:
             hosts.append(Host(platform["name"], kind, next_target))
             next_target += 1
-    return Lab("molecule", 81, tuple(hosts))
+    name, subnet_index = molecule_lab_name()
+    return Lab(name, subnet_index, tuple(hosts))
 
 
 def ensure_ssh_key() -> None:
