@@ -1,0 +1,45 @@
+"""The firewalld role's declared interfaces agree with each other: defaults, argument_specs, module docs."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import yaml
+
+ROLE = Path(__file__).resolve().parents[2] / "roles" / "firewalld"
+
+
+def _load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def test_argument_specs_and_defaults_name_the_same_variables_with_the_same_defaults() -> None:
+    defaults = _load(ROLE / "defaults" / "main.yml")
+    options = _load(ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
+    assert set(defaults) == set(options)
+    for name, option in options.items():
+        assert option["default"] == defaults[name], name
+        assert name.startswith("firewalld_"), name
+
+
+def test_internal_variables_are_marked_as_such() -> None:
+    for path in (ROLE / "vars").glob("*.yml"):
+        for name in _load(path):
+            assert name.startswith("__firewalld_"), f"{path.name}: {name}"
+
+
+def test_module_documentation_matches_its_argument_spec() -> None:
+    source = (ROLE / "library" / "bulwark_firewalld.py").read_text()
+    tree = ast.parse(source)
+    docs = next(node.value.value for node in tree.body
+                if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "DOCUMENTATION")
+    documented = yaml.safe_load(docs)["options"]
+    spec_call = next(node for node in ast.walk(tree)
+                     if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "AnsibleModule")
+    spec = ast.literal_eval(spec_call.keywords[0].value)
+    assert set(documented) == set(spec)
+    for name, option in spec.items():
+        for key in ("type", "default", "choices", "elements", "required"):
+            if key in option:
+                assert documented[name].get(key) == option[key], f"{name}.{key}"
