@@ -1,4 +1,5 @@
-"""The firewalld role's declared interfaces agree with each other: defaults, argument_specs, module docs."""
+"""The firewalld module's documentation agrees with its argument spec (the role-level checks that
+defaults and argument_specs agree are in test_role_interfaces.py, for every role)."""
 
 from __future__ import annotations
 
@@ -12,21 +13,6 @@ ROLE = Path(__file__).resolve().parents[2] / "roles" / "firewalld"
 
 def _load(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
-
-
-def test_argument_specs_and_defaults_name_the_same_variables_with_the_same_defaults() -> None:
-    defaults = _load(ROLE / "defaults" / "main.yml")
-    options = _load(ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
-    assert set(defaults) == set(options)
-    for name, option in options.items():
-        assert option["default"] == defaults[name], name
-        assert name.startswith("firewalld_"), name
-
-
-def test_internal_variables_are_marked_as_such() -> None:
-    for path in (ROLE / "vars").glob("*.yml"):
-        for name in _load(path):
-            assert name.startswith("__firewalld_"), f"{path.name}: {name}"
 
 
 def test_module_documentation_matches_its_argument_spec() -> None:
