@@ -51,12 +51,14 @@ def cmd_site(args: argparse.Namespace) -> int:
     _prepare((args.debian,))
     lab.up(lab.MAIN_LAB, args.debian)
     env = host.venv_env()
-    playbook = ["ansible-playbook", "-i", "inventories/lab", "site.yml", *args.ansible_args]
-    print(f"bulwark: running {' '.join(playbook)}", file=sys.stderr, flush=True)
-    if subprocess.run(playbook, cwd=ROOT, env=env, check=False).returncode != 0:
-        return 1
-    report = ["ansible-playbook", "-i", "inventories/lab", "playbooks/lab_report.yml"]
-    return subprocess.run(report, cwd=ROOT, env=env, check=False).returncode
+    for playbook in ("playbooks/lab_fixtures.yml", "site.yml", "playbooks/lab_report.yml"):
+        argv = ["ansible-playbook", "-i", "inventories/lab", playbook]
+        if playbook == "site.yml":
+            argv += args.ansible_args
+        print(f"bulwark: running {' '.join(argv)}", file=sys.stderr, flush=True)
+        if subprocess.run(argv, cwd=ROOT, env=env, check=False).returncode != 0:
+            return 1
+    return 0
 
 
 def cmd_test(args: argparse.Namespace) -> int:

@@ -60,6 +60,7 @@ class Lab:
 MAIN_LAB = Lab("lab", 80, (
     Host("web-nginx", "target", 11),
     Host("web-apache", "target", 12),
+    Host("ns", "target", 13),
     Host("scanner", "scanner", 20),
 ))
 

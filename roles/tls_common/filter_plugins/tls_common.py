@@ -1,0 +1,469 @@
+# -*- coding: utf-8 -*-
+"""The TLS site model shared by nginx_tls and apache_tls, computed from the Mozilla profile data.
+
+Filters:
+
+* ``tls_site_model`` - checks ``tls_sites`` against the profile and the host's certificates and returns
+  the effective profile, the normalised sites, the problems (which fail the play) and notes (printed).
+* ``tls_pem_bundle`` - one PEM bundle from several PEM texts, each certificate once.
+* ``tls_config_duplicates`` - directives set twice in the same block of ``nginx -T`` or an Apache dump.
+
+Pure Python (standard library and ansible only), so the rules are unit-tested without a host:
+tests/unit/test_tls_site_model.py.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+# Defaults of one tls_sites entry; meta/argument_specs.yml states the same (a unit test compares them).
+SITE_DEFAULTS: dict[str, Any] = {"aliases": [], "ocsp_stapling": "auto", "breach": "referer"}
+HSTS_DEFAULTS: dict[str, Any] = {"include_subdomains": False, "preload": False}
+OVERRIDE_KEYS = ("tls_versions", "ciphers", "ciphersuites", "groups")
+# hstspreload.org: the header must carry max-age of at least one year, includeSubDomains and preload.
+PRELOAD_MIN_AGE = 31536000
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_NAME_RE = re.compile(rf"^(?:\*\.)?(?:{_LABEL}\.)*{_LABEL}$")
+# Paths and URLs end up inside server configuration: no whitespace, quotes, braces, ';' or '$'.
+_PATH_RE = re.compile(r"^/[^\s;{}'\"\\$#]*$")
+_UPSTREAM_RE = re.compile(r"^https?://(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?(?:/[^\s;{}'\"\\$#]*)?$")
+_OPENSSL_TOKEN_RE = re.compile(r"^[A-Za-z0-9_+!@=.-]+$")
+_PEM_CERT_RE = re.compile(r"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----", re.S)
+
+
+def _version(text: str | None) -> tuple[int, ...]:
+    """``"3.5.1"`` -> ``(3, 5, 1)``; an unknown version sorts before every real one."""
+    if not text:
+        return ()
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+def effective_profile(
+    name: str,
+    guidelines: Mapping[str, Any],
+    generator: Mapping[str, Any],
+    overrides: Mapping[str, Any] | None,
+    openssl_version: str | None,
+) -> tuple[dict[str, Any], list[str]]:
+    """The profile ``name`` as the servers render it, and notes on what was left out or replaced."""
+    configurations = guidelines.get("configurations", {})
+    if name not in configurations:
+        raise AnsibleFilterError(f"tls_profile: unknown profile {name!r}; the data file has {sorted(configurations)}")
+    config = configurations[name]
+    notes: list[str] = []
+    groups = []
+    for group in config["tls_curves"]:
+        minimum = generator.get("group_min_openssl", {}).get(group)
+        if minimum and _version(openssl_version) < _version(minimum):
+            notes.append(f"group {group} left out: the host's OpenSSL {openssl_version or '(unknown)'} "
+                         f"is older than {minimum}")
+            continue
+        groups.append(group)
+    profile: dict[str, Any] = {
+        "name": name,
+        "version": guidelines.get("version"),
+        "tls_versions": list(config["tls_versions"]),
+        "ciphers": list(config["ciphers"]["openssl"]),
+        "ciphersuites": list(config["ciphersuites"]),
+        "groups": groups,
+        "server_preferred_order": bool(config["server_preferred_order"]),
+        "hsts_min_age": int(config["hsts_min_age"]),
+        "certificate_types": list(config["certificate_types"]),
+        "session_timeout": int(generator["session_timeout"]),
+        "session_tickets_off_before_nginx": str(generator["session_tickets_off_before_nginx"]),
+    }
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key not in OVERRIDE_KEYS:
+            raise AnsibleFilterError(f"tls_profile_overrides: unknown key {key!r}; use {', '.join(OVERRIDE_KEYS)}")
+        notes.append(f"tls_profile_overrides.{key} replaces the profile's {key}: {':'.join(value)}")
+        profile[key] = list(value)
+    return profile, notes
+
+
+def _profile_problems(profile: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for key in OVERRIDE_KEYS:
+        for token in profile[key]:
+            if not isinstance(token, str) or not _OPENSSL_TOKEN_RE.match(token):
+                problems.append(f"tls_profile_overrides.{key}: {token!r} is not an OpenSSL name "
+                                "(letters, digits and _+!@=.- only)")
+    if not profile["tls_versions"]:
+        problems.append("tls_profile_overrides.tls_versions: at least one TLS version is needed")
+    return problems
+
+
+def name_matches(name: str, pattern: str) -> bool:
+    """Whether certificate name ``pattern`` (possibly ``*.example.org``) covers host ``name``."""
+    name, pattern = name.lower().rstrip("."), pattern.lower().rstrip(".")
+    if pattern.startswith("*."):
+        head, _, rest = name.partition(".")
+        return bool(head) and head != "*" and rest == pattern[2:] or name == pattern
+    return name == pattern
+
+
+def hsts_header(hsts: Mapping[str, Any]) -> str:
+    """The Strict-Transport-Security value for an hsts setting."""
+    parts = [f"max-age={int(hsts['max_age'])}"]
+    if hsts["include_subdomains"]:
+        parts.append("includeSubDomains")
+    if hsts["preload"]:
+        parts.append("preload")
+    return "; ".join(parts)
+
+
+def _file_id(name: str) -> str:
+    return name.replace("*", "_wildcard")
+
+
+class _SiteChecker:
+    """Normalises one tls_sites entry and collects its problems and notes."""
+
+    def __init__(self, index: int, site: Mapping[str, Any], profile: Mapping[str, Any],
+                 inspected: Mapping[tuple[str, str, str], Mapping[str, Any]] | None, bundle_dir: str) -> None:
+        self.label = f"tls_sites[{index}] ({site.get('name', '?')})"
+        self.site = site
+        self.profile = profile
+        self.inspected = inspected
+        self.bundle_dir = bundle_dir
+        self.problems: list[str] = []
+        self.notes: list[str] = []
+
+    def problem(self, text: str) -> None:
+        self.problems.append(f"{self.label}: {text}")
+
+    def run(self) -> dict[str, Any]:
+        site = {**SITE_DEFAULTS, **{k: v for k, v in self.site.items() if v is not None}}
+        names = self._names(site)
+        certificates = self._certificates(site, names)
+        hsts = self._hsts(site)
+        model: dict[str, Any] = {
+            "name": names[0] if names else str(site.get("name")),
+            "id": _file_id(names[0]) if names else "",
+            "aliases": names[1:],
+            "server_names": names,
+            "certificates": certificates,
+            "hsts": hsts,
+            "hsts_header": hsts_header(hsts),
+            "breach": site["breach"],
+            "root": site.get("root"),
+            "upstream": site.get("upstream"),
+        }
+        self._content(model)
+        model["ocsp_stapling"] = self._stapling(site["ocsp_stapling"], certificates)
+        # The servers verify stapled responses against one CA file: the chain, or a bundle of the chains
+        # when the site's certificates come from different CAs (RSA and ECDSA intermediates differ).
+        chains = list(dict.fromkeys(str(c["chain"]) for c in certificates))
+        model["chains"] = chains
+        model["trusted_chain"] = None
+        if model["ocsp_stapling"] and chains:
+            model["trusted_chain"] = chains[0] if len(chains) == 1 else f"{self.bundle_dir}/{model['id']}.chains.pem"
+        return model
+
+    def _names(self, site: Mapping[str, Any]) -> list[str]:
+        names = [str(site.get("name", ""))] + [str(alias) for alias in site["aliases"]]
+        for name in names:
+            if not _NAME_RE.match(name.lower()):
+                self.problem(f"{name!r} is not a DNS name (name and aliases: letters, digits, '-', '.'; "
+                             "a leading '*.' for a wildcard)")
+        lowered = [name.lower() for name in names]
+        for name in sorted({n for n in lowered if lowered.count(n) > 1}):
+            self.problem(f"name {name} is listed twice (name and aliases)")
+        return list(dict.fromkeys(lowered))
+
+    def _certificates(self, site: Mapping[str, Any], names: Sequence[str]) -> list[dict[str, Any]]:
+        entries = site.get("certificates") or []
+        if not entries:
+            self.problem("certificates: at least one {cert, key, chain} entry is needed")
+        result = []
+        seen_types: dict[str, str] = {}
+        for number, entry in enumerate(entries):
+            where = f"certificates[{number}]"
+            for field in ("cert", "key", "chain"):
+                value = entry.get(field)
+                if not isinstance(value, str) or not _PATH_RE.match(value):
+                    self.problem(f"{where}.{field}: {value!r} is not an absolute path without spaces, quotes, "
+                                 "braces, ';', '#' or '$'")
+            info = (self.inspected or {}).get((entry.get("cert"), entry.get("key"), entry.get("chain")), {})
+            for error in info.get("errors", []):
+                self.problem(f"{where}: {error}")
+            key_type = info.get("key_type", "unknown")
+            if key_type in seen_types:
+                self.problem(f"{where}: a second {key_type} certificate ({entry.get('cert')}, after "
+                             f"{seen_types[key_type]}); a server offers one certificate per key type")
+            elif key_type != "unknown":
+                seen_types[key_type] = str(entry.get("cert"))
+            cert_names = info.get("names") or []
+            if info and not info.get("errors"):
+                for name in names:
+                    if not any(name_matches(name, pattern) for pattern in cert_names):
+                        self.problem(f"{where}.cert {entry.get('cert')} does not cover {name} "
+                                     f"(its names: {', '.join(cert_names) or 'none'})")
+            result.append({
+                "cert": entry.get("cert"), "key": entry.get("key"), "chain": entry.get("chain"),
+                "key_type": key_type, "ocsp_uri": info.get("ocsp_uri"), "not_after": info.get("not_after"),
+            })
+        if self.inspected is not None and "ecdsa" not in seen_types \
+                and "rsa" not in self.profile["certificate_types"] and result:
+            self.notes.append(f"{self.label}: the {self.profile['name']} profile expects an ECDSA certificate; "
+                              "this site has none")
+        return result
+
+    def _hsts(self, site: Mapping[str, Any]) -> dict[str, Any]:
+        given = {k: v for k, v in (site.get("hsts") or {}).items() if v is not None}
+        hsts = {"max_age": self.profile["hsts_min_age"], **HSTS_DEFAULTS, **given}
+        if int(hsts["max_age"]) < 0:
+            self.problem(f"hsts.max_age: {hsts['max_age']} is negative")
+        if hsts["preload"]:
+            missing = []
+            if int(hsts["max_age"]) < PRELOAD_MIN_AGE:
+                missing.append(f"hsts.max_age >= {PRELOAD_MIN_AGE} (is {hsts['max_age']})")
+            if not hsts["include_subdomains"]:
+                missing.append("hsts.include_subdomains: true")
+            if missing:
+                self.problem("hsts.preload: true is refused: the preload list (hstspreload.org) requires "
+                             + " and ".join(missing))
+        return hsts
+
+    def _content(self, model: Mapping[str, Any]) -> None:
+        root, upstream = model["root"], model["upstream"]
+        if (root is None) == (upstream is None):
+            self.problem("give exactly one of root (a document root) or upstream (a URL to proxy to)")
+        if root is not None and not _PATH_RE.match(str(root)):
+            self.problem(f"root: {root!r} is not an absolute path without spaces, quotes, braces, ';', '#' or '$'")
+        if upstream is not None and not _UPSTREAM_RE.match(str(upstream)):
+            self.problem(f"upstream: {upstream!r} is not an http:// or https:// URL (host or [IPv6], optional "
+                         "port and path)")
+
+    def _stapling(self, mode: str, certificates: Sequence[Mapping[str, Any]]) -> bool:
+        with_uri = [c for c in certificates if c["ocsp_uri"]]
+        without = [str(c["cert"]) for c in certificates if not c["ocsp_uri"]]
+        if mode == "off":
+            self.notes.append(f"{self.label}: OCSP stapling off (ocsp_stapling: off)")
+            return False
+        if mode == "on" and without:
+            self.problem(f"ocsp_stapling: on, but {', '.join(without)} names no OCSP responder (no OCSP URL in "
+                         "its Authority Information Access); use auto or off")
+            return True
+        if not with_uri:
+            self.notes.append(f"{self.label}: OCSP stapling off (ocsp_stapling: auto): no certificate names an "
+                              "OCSP responder (Let's Encrypt dropped OCSP URLs in 2025); nothing to staple")
+            return False
+        responders = ", ".join(sorted({str(c["ocsp_uri"]) for c in with_uri}))
+        text = f"{self.label}: OCSP stapling on ({mode}), responses verified against the chain; responder {responders}"
+        if without:
+            text += f"; not stapled (no responder): {', '.join(without)}"
+        self.notes.append(text)
+        return True
+
+
+def tls_site_model(
+    sites: Sequence[Mapping[str, Any]] | None,
+    profile: str = "intermediate",
+    guidelines: Mapping[str, Any] | None = None,
+    generator: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    inspection: Mapping[str, Any] | None = None,
+    bundle_dir: str = "/etc/ssl/bulwark",
+    acme_root: str | None = None,
+) -> dict[str, Any]:
+    """The site model: ``{profile, sites, bundles, acme_root, problems, notes}``.
+
+    ``bundles`` lists the CA bundles (``{path, content}``) the host needs for sites whose stapled
+    certificates come from different chain files.
+
+    ``inspection`` is the result of the tls_inspect module on the host (None skips the checks that need it:
+    certificate files, key match, expiry, names and OCSP responders).
+    """
+    if guidelines is None or generator is None:
+        raise AnsibleFilterError("tls_site_model: guidelines and generator are required")
+    openssl_version = (inspection or {}).get("openssl_version")
+    effective, notes = effective_profile(profile, guidelines, generator, overrides, openssl_version)
+    problems = _profile_problems(effective)
+    problems.extend(f"tls_profile_overrides.{error}" for error in (inspection or {}).get("cipher_errors", []))
+    inspected = None
+    if inspection is not None:
+        inspected = {(c["cert"], c["key"], c["chain"]): c for c in inspection.get("certificates", [])}
+    model_sites = []
+    for index, site in enumerate(sites or []):
+        checker = _SiteChecker(index, site, effective, inspected, bundle_dir)
+        model_sites.append(checker.run())
+        problems.extend(checker.problems)
+        notes.extend(checker.notes)
+    owners: dict[str, str] = {}
+    for site in model_sites:
+        for name in site["server_names"]:
+            if name in owners:
+                problems.append(f"tls_sites: {name} belongs to two sites ({owners[name]} and {site['name']})")
+            owners.setdefault(name, site["name"])
+    if acme_root is not None and not _PATH_RE.match(str(acme_root)):
+        problems.append(f"tls_acme_root: {acme_root!r} is not an absolute path without spaces, quotes, braces, "
+                        "';', '#' or '$'")
+    chain_texts = {}
+    if inspection is not None:
+        chain_texts = {str(c["chain"]): str(c.get("chain_pem", "")) for c in inspection.get("certificates", [])}
+    bundles = []
+    for site in model_sites:
+        if site["trusted_chain"] and len(site["chains"]) > 1:
+            texts = [chain_texts.get(chain, "") for chain in site["chains"]]
+            content = tls_pem_bundle(texts) if any(_PEM_CERT_RE.search(t) for t in texts) else ""
+            bundles.append({"path": site["trusted_chain"], "content": content})
+    return {"profile": effective, "sites": model_sites, "bundles": bundles, "acme_root": acme_root,
+            "problems": problems, "notes": notes}
+
+
+def tls_pem_bundle(texts: Iterable[str]) -> str:
+    """The certificates of ``texts`` (PEM), each once, in first-seen order, newline-terminated."""
+    blocks: list[str] = []
+    for text in texts:
+        for block in _PEM_CERT_RE.findall(str(text)):
+            normalised = "\n".join(line.strip() for line in block.strip().splitlines())
+            if normalised not in blocks:
+                blocks.append(normalised)
+    if not blocks:
+        raise AnsibleFilterError("tls_pem_bundle: no PEM certificate in the input")
+    return "\n".join(blocks) + "\n"
+
+
+# Directives that may legitimately repeat in one block (Apache names lower-cased).
+_NGINX_REPEATABLE = frozenset({
+    "include", "listen", "server_name", "add_header", "ssl_certificate", "ssl_certificate_key", "location",
+    "if", "map", "server", "proxy_set_header", "error_page", "load_module", "ssl_conf_command", "set",
+    "rewrite", "allow", "deny", "upstream", "fastcgi_param", "uwsgi_param", "scgi_param", "env", "log_format",
+    "access_log", "add_trailer", "proxy_hide_header", "limit_req", "limit_conn", "ssl_stapling_file",
+})
+# Blocks whose entries are data (type -> extensions, key -> value), not directives.
+_NGINX_DATA_BLOCKS = ("types", "map", "geo", "split_clients", "charset_map", "match")
+_APACHE_REPEATABLE = frozenset({
+    "<virtualhost", "<directory", "<directorymatch", "<files", "<filesmatch", "<location", "<locationmatch",
+    "<ifmodule", "<ifdefine", "<ifversion", "<if", "<else", "<elseif", "<proxy", "<proxymatch", "<requireall",
+    "<requireany", "<requirenone", "<limit", "<limitexcept", "loadmodule", "listen", "sslcertificatefile",
+    "sslcertificatekeyfile", "header", "requestheader", "setenvif", "setenvifexpr", "setenvifnocase",
+    "addtype", "addoutputfilterbytype", "addlanguage", "addcharset", "addicon", "addiconbytype",
+    "addiconbyencoding", "addencoding", "addhandler", "alias", "aliasmatch", "scriptalias", "redirect",
+    "redirectmatch", "rewritecond", "rewriterule", "proxypass", "proxypassreverse", "require", "browsermatch",
+    "browsermatchnocase", "logformat", "customlog", "sslrandomseed", "errordocument", "serveralias", "define",
+    "include", "includeoptional", "setenv", "unsetenv", "passenv", "indexignore", "indexoptions", "addalt",
+    "addaltbytype", "addaltbyencoding", "action", "removeoutputfilter", "removehandler", "sslopensslconfcmd",
+    "sslciphersuite", "addinputfilter", "addoutputfilter", "expiresbytype", "removetype", "removecharset",
+    "removeencoding", "removelanguage", "removeinputfilter", "requestreadtimeout", "addmoduleinfo",
+})
+
+
+def tls_config_duplicates(text: str, dialect: str = "nginx") -> list[str]:
+    """Directives set more than once in the same block, as ``"<block path>: <directive> (N times)"``.
+
+    ``dialect`` is ``nginx`` (``nginx -T`` output: every file after a ``# configuration file PATH:`` line;
+    ``include`` statements are followed into the files, so a block's directives are counted wherever they
+    were written) or ``apache`` (``apachectl -t -D DUMP_CONFIG`` output: includes already inlined, one
+    directive per line, ``<Section>``/``</Section>`` blocks). Directives that may repeat (listen, add_header,
+    ssl_certificate, Header, SSLCipherSuite per protocol, ...) are not reported.
+    """
+    if dialect == "nginx":
+        blocks, repeatable = _parse_nginx(str(text)), _NGINX_REPEATABLE
+    elif dialect == "apache":
+        blocks, repeatable = _parse_apache(str(text)), _APACHE_REPEATABLE
+    else:
+        raise AnsibleFilterError(f"tls_config_duplicates: dialect must be nginx or apache, got {dialect!r}")
+    found: list[str] = []
+    for path, directives in blocks:
+        for name in sorted(set(directives)):
+            count = directives.count(name)
+            if count > 1 and name.lower() not in repeatable:
+                found.append(f"{path or 'main'}: {name} ({count} times)")
+    return found
+
+
+_NGINX_TOKEN_RE = re.compile(r"""#[^\n]*|"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|[{};]|[^\s{};"'#][^\s{};]*""")
+_NGINX_FILE_RE = re.compile(r"^# configuration file (.+):$", re.M)
+
+
+def _nginx_files(text: str) -> dict[str, str]:
+    """``nginx -T`` output split into ``{path: content}``, in dump order (the main file first)."""
+    parts = _NGINX_FILE_RE.split(text)
+    return {parts[i].strip(): parts[i + 1] for i in range(1, len(parts) - 1, 2)}
+
+
+def _nginx_tokens(text: str) -> list[str]:
+    """Tokens of nginx configuration: words, quoted strings, '{', '}', ';' (comments dropped)."""
+    return [m.group(0) for m in _NGINX_TOKEN_RE.finditer(text) if not m.group(0).startswith("#")]
+
+
+def _parse_nginx(text: str) -> list[tuple[str, list[str]]]:
+    files = _nginx_files(text)
+    if not files:
+        files = {"/etc/nginx/nginx.conf": text}
+    main = next(iter(files))
+    prefix = main.rsplit("/", 1)[0]
+    blocks: list[tuple[str, list[str]]] = [("", [])]
+
+    def walk(tokens: list[str], stack: list[int], depth: int) -> None:
+        statement: list[str] = []
+        for token in tokens:
+            if token == ";":
+                if statement and statement[0] == "include" and len(statement) > 1 and depth < 16:
+                    pattern = statement[1].strip("\"'")
+                    pattern = pattern if pattern.startswith("/") else f"{prefix}/{pattern}"
+                    for path in sorted(p for p in files if fnmatch.fnmatchcase(p, pattern)):
+                        walk(_nginx_tokens(files[path]), stack, depth + 1)
+                elif statement:
+                    blocks[stack[-1]][1].append(statement[0])
+                statement = []
+            elif token == "{":
+                name = " ".join(statement) or "?"
+                parent_path, parent_directives = blocks[stack[-1]]
+                if statement:
+                    parent_directives.append(statement[0])
+                data = bool(statement) and statement[0] in _NGINX_DATA_BLOCKS
+                blocks.append((f"{parent_path} > {name}" if parent_path else name, [] if not data else ["(data)"]))
+                stack.append(len(blocks) - 1)
+                statement = []
+            elif token == "}":
+                if len(stack) > 1:
+                    stack.pop()
+                statement = []
+            else:
+                statement.append(token)
+
+    walk(_nginx_tokens(files[main]), [0], 0)
+    return [(path, directives) for path, directives in blocks if directives != ["(data)"] and "(data)" not in directives]
+
+
+def _parse_apache(text: str) -> list[tuple[str, list[str]]]:
+    blocks: list[tuple[str, list[str]]] = [("", [])]
+    stack = [0]
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("</"):
+            if len(stack) > 1:
+                stack.pop()
+            continue
+        if line.startswith("<"):
+            name = line.strip("<>")
+            blocks[stack[-1]][1].append("<" + name.split()[0].lower())
+            parent = blocks[stack[-1]][0]
+            blocks.append((f"{parent} > {name}" if parent else name, []))
+            stack.append(len(blocks) - 1)
+            continue
+        blocks[stack[-1]][1].append(line.split()[0])
+    return blocks
+
+
+class FilterModule:
+    """Bulwark's TLS site model filters."""
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "tls_site_model": tls_site_model,
+            "tls_pem_bundle": tls_pem_bundle,
+            "tls_config_duplicates": tls_config_duplicates,
+        }
