@@ -1,0 +1,73 @@
+"""Unit tests of the lab's pure parts: addresses, slots, image recipes, the suite's plan."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bulwark_lab import images, lab, suite  # noqa: E402
+from bulwark_lab.errors import StepError  # noqa: E402
+
+
+def test_molecule_platforms_get_fixed_addresses_by_kind_and_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BULWARK_LAB_SLOT", raising=False)
+    molecule = lab.molecule_lab([{"name": "a"}, {"name": "s", "kind": "scanner"}, {"name": "b"}])
+    assert molecule.name == "molecule"
+    assert [(h.name, molecule.ipv4(h), molecule.ipv6(h)) for h in molecule.hosts] == [
+        ("a", "172.30.81.11", "fd42:b0:81::11"),
+        ("s", "172.30.81.20", "fd42:b0:81::20"),
+        ("b", "172.30.81.12", "fd42:b0:81::12"),
+    ]
+    assert molecule.container(molecule.hosts[0]) == "bulwark-molecule-a"
+
+
+def test_a_slot_moves_the_molecule_lab_to_its_own_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BULWARK_LAB_SLOT", "3")
+    molecule = lab.molecule_lab([{"name": "a"}])
+    assert (molecule.name, molecule.network, molecule.ipv4(molecule.hosts[0])) == (
+        "molecule3", "bulwark-molecule3", "172.30.84.11")
+
+
+@pytest.mark.parametrize("slot", ["10", "x", "-1"])
+def test_a_bad_slot_is_named(monkeypatch: pytest.MonkeyPatch, slot: str) -> None:
+    monkeypatch.setenv("BULWARK_LAB_SLOT", slot)
+    with pytest.raises(StepError, match=f"BULWARK_LAB_SLOT.*{slot!r}"):
+        lab.molecule_lab_name()
+
+
+def test_a_bad_platform_kind_is_named() -> None:
+    with pytest.raises(StepError, match="platform p: kind must be target or scanner, got 'vm'"):
+        lab.molecule_lab([{"name": "p", "kind": "vm"}])
+
+
+def test_main_lab_matches_the_lab_inventory() -> None:
+    inventory = (Path(lab.ROOT) / "inventories" / "lab" / "hosts.yml").read_text()
+    for host in lab.MAIN_LAB.hosts:
+        assert f"{host.name}:\n              ansible_host: {lab.MAIN_LAB.ipv4(host)}" in inventory
+
+
+def test_image_recipes_are_stable_and_change_with_their_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert images.base_image("13").digest == images.base_image("13").digest
+    assert images.base_image("13").digest != images.base_image("12").digest
+    monkeypatch.setattr(images, "BASE_PACKAGES", images.BASE_PACKAGES + ("vim",))
+    assert images.base_image("13").digest != images.Image("x", "").digest
+    changed = images.base_image("13").digest
+    monkeypatch.undo()
+    assert changed != images.base_image("13").digest
+
+
+def test_suite_runs_lint_then_unit_then_scenarios_with_the_whole_site_last() -> None:
+    names = [step.name for step in suite.plan(None, lint=True, unit=True, debian12=True)]
+    assert names[:3] == ["yamllint", "ansible-lint", "pytest unit"]
+    assert names[-1] == "molecule default (Debian 13)"
+    for scenario in suite.DEBIAN12_SCENARIOS:
+        assert f"molecule {scenario} (Debian 12)" in names
+
+
+def test_suite_can_run_a_single_scenario_without_lint() -> None:
+    steps = suite.plan(["firewalld"], lint=False, unit=False, debian12=False)
+    assert [(s.name, s.extra_env) for s in steps] == [("molecule firewalld (Debian 13)", {"BULWARK_DEBIAN": "13"})]
