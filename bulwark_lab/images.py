@@ -121,13 +121,14 @@ def _build_scanner(image: Image) -> None:
 
 
 def ensure_images(versions: tuple[str, ...] = ("13", "12")) -> None:
-    """Build the base images of ``versions`` and the scanner image unless their recipes are unchanged."""
-    for version in versions:
+    """Build the base images of ``versions`` and the scanner image unless their recipes are unchanged.
+
+    The scanner is built on Debian 13, so that base image is always included.
+    """
+    for version in sorted(set(versions) | {"13"}, reverse=True):
         image = base_image(version)
         if _current_digest(image.name) != image.digest:
             _build_base(version, image)
     scanner = scanner_image()
-    if _current_digest(base_image("13").name) != base_image("13").digest:
-        _build_base("13", base_image("13"))
     if _current_digest(scanner.name) != scanner.digest:
         _build_scanner(scanner)
