@@ -22,10 +22,16 @@ MIRROR = os.environ.get("BULWARK_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 SUITES = {"13": "trixie", "12": "bookworm"}
 BASE_PACKAGES = ("python3", "systemd", "systemd-sysv", "dbus", "iproute2", "ca-certificates", "openssh-server")
 # The scanner probes the lab from outside its targets, with independent tools only.
+# It also carries the lab's fixture services (installed, disabled at boot; the fixture playbooks start
+# them): Unbound as the lab's validating resolver, Pebble as the lab's ACME CAs, Postfix as the
+# independent sender MTA (and for posttls-finger), and python3-cryptography for the lab's CT log.
 SCANNER_PACKAGES = (
     "curl", "openssl", "nmap", "testssl.sh", "ldnsutils", "gnutls-bin", "bind9-dnsutils", "knot-dnsutils",
-    "python3-dnspython",
+    "knot-dnssecutils", "python3-dnspython", "python3-cryptography", "dnsviz", "unbound", "dns-root-data",
+    "postfix", "swaks", "pebble",
 )
+# Services of the packages above that must not start on their own in a scanner or fixture host.
+SCANNER_DISABLED_SERVICES = ("unbound", "postfix", "pebble")
 MIN_FREE_GIB = 3.0
 LABEL = "bulwark.recipe"
 
@@ -59,7 +65,7 @@ def base_image(version: str) -> Image:
 
 def scanner_image() -> Image:
     base = base_image("13")
-    return Image("bulwark/scanner:13", json.dumps([base.digest, SCANNER_PACKAGES]))
+    return Image("bulwark/scanner:13", json.dumps([base.digest, SCANNER_PACKAGES, SCANNER_DISABLED_SERVICES]))
 
 
 def image_name(version: str, kind: str) -> str:
@@ -111,8 +117,11 @@ def _build_scanner(image: Image) -> None:
     context.mkdir(parents=True, exist_ok=True)
     (context / "Dockerfile").write_text(
         f"FROM {base_image('13').name}\n"
-        "RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
-        f"--no-install-recommends {' '.join(SCANNER_PACKAGES)} && rm -rf /var/lib/apt/lists/*\n"
+        # Postfix "No configuration": installed for posttls-finger and the sender fixture, not running.
+        "RUN echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections"
+        " && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
+        f"--no-install-recommends {' '.join(SCANNER_PACKAGES)} && rm -rf /var/lib/apt/lists/*"
+        f" && for s in {' '.join(SCANNER_DISABLED_SERVICES)}; do systemctl disable $s.service 2>/dev/null || true; done\n"
         f"LABEL {LABEL}={image.digest}\n"
         'CMD ["/lib/systemd/systemd"]\n'
     )
