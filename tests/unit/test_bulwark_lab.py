@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bulwark_lab import images, lab, suite  # noqa: E402
 from bulwark_lab.errors import StepError  # noqa: E402

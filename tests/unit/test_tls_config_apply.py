@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "roles" / "tls_common" / "library"))
 
-from tls_config_apply import ApplyFailed, apply, plan  # noqa: E402  (path set up above)
+from tls_config_apply import ApplyFailed, apply, plan
 
 
 class FakeTest:

@@ -15,6 +15,11 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
+try:  # the collection bulwark.hardening
+    from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_pem import certificate_blocks
+except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
+    from ansible.module_utils.bulwark_pem import certificate_blocks
+
 DOCUMENTATION = r"""
 ---
 module: tls_inspect
@@ -140,7 +145,6 @@ _KEY_TYPE_OIDS = (
 _VERSION_RE = re.compile(r"OpenSSL (\d+\.\d+\.\d+)")
 _LIBRARY_RE = re.compile(r"Library: OpenSSL (\d+\.\d+\.\d+)")
 _DNS_RE = re.compile(r"DNS:([^,\s]+)")
-_PEM_CERT_RE = re.compile(r"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----", re.S)
 _PUBLIC_KEY_RE = re.compile(r"-----BEGIN PUBLIC KEY-----\s.*?-----END PUBLIC KEY-----", re.S)
 # -ocsp_uri prints each responder URL alone on a line; subjectAltName lines are indented.
 _URI_LINE_RE = re.compile(r"^(?:https?|ldap)://\S+\s*$")
@@ -247,7 +251,7 @@ def inspect_entry(entry: dict[str, str], run: Runner, openssl: str = "openssl") 
     if not missing["chain"]:
         # Only the CERTIFICATE blocks: a key given as chain by mistake must not end up in the result.
         with open(chain, encoding="ascii", errors="replace") as handle:
-            result["chain_pem"] = "".join(block + "\n" for block in _PEM_CERT_RE.findall(handle.read()))
+            result["chain_pem"] = "".join(block + "\n" for block in certificate_blocks(handle.read()))
     if cert_public is not None and not missing["chain"]:
         # -partial_chain: an intermediate in the chain file is enough as anchor; expiry is reported above.
         rc, out, err = run([openssl, "verify", "-partial_chain", "-no_check_time", "-CAfile", chain, cert], None)

@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
+import bulwark_firewalld as fw
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-MODULE_PATH = Path(__file__).resolve().parents[2] / "roles" / "firewalld" / "library" / "bulwark_firewalld.py"
-
-
-def _load_module():
-    spec = importlib.util.spec_from_file_location("bulwark_firewalld", MODULE_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-fw = _load_module()
 PortRange, SourceRule = fw.PortRange, fw.SourceRule
 NAME = "firewalld_ports"
 

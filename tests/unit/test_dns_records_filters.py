@@ -1,11 +1,11 @@
-"""Unit tests of the zone_fragments filter that the dns_records role writes its fragments with."""
+"""Unit tests for roles/dns_records/filter_plugins/dns_records.py: the zone_fragments filter."""
 
 from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from dns_zone import zone_for, zone_fragments
+from dns_records import zone_for, zone_fragments
 
 TLSA_WWW = "_443._tcp.www.example.org. 3600 IN TLSA 3 1 1 " + "ab" * 32
 TLSA_SUB = "_443._tcp.www.sub.example.org. 3600 IN TLSA 3 1 1 " + "cd" * 32

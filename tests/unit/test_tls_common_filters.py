@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import tls_common
 import yaml
 from ansible.errors import AnsibleFilterError
+from tls_common import effective_profile, name_matches, tls_pem_bundle, tls_site_model
 
 _ROLES = Path(__file__).resolve().parents[2] / "roles"
-sys.path.insert(0, str(_ROLES / "tls_common" / "filter_plugins"))
-
-import tls_common  # noqa: E402  (path set up above)
-from tls_common import (  # noqa: E402
-    effective_profile,
-    name_matches,
-    tls_config_duplicates,
-    tls_pem_bundle,
-    tls_site_model,
-)
 
 GUIDELINES = json.loads((_ROLES / "tls_common" / "vars" / "mozilla-server-side-tls-6.0.json").read_text())
 GENERATOR = yaml.safe_load((_ROLES / "tls_common" / "vars" / "main.yml").read_text())["__tls_common_generator"]
@@ -262,65 +253,3 @@ class TestPemBundle:
     def test_keys_are_not_bundled(self) -> None:
         with pytest.raises(AnsibleFilterError):
             tls_pem_bundle(["-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"])
-
-
-NGINX_DUMP = """\
-# configuration file /etc/nginx/nginx.conf:
-events { worker_connections 768; }
-http {
-    ssl_protocols TLSv1.2 TLSv1.3; # comment; with { braces }
-    include /etc/nginx/mime.types;
-    include /etc/nginx/conf.d/*.conf;
-}
-
-# configuration file /etc/nginx/mime.types:
-types { text/html html; text/html htm; }
-
-# configuration file /etc/nginx/conf.d/a.conf:
-map $host $x { default 1; default 2; }
-server {
-    listen 443 ssl; listen [::]:443 ssl;
-    include snippets/tls.conf;
-    add_header A "1; 2" always; add_header B 2 always;
-    location / { if ($x) { gzip off; } }
-}
-
-# configuration file /etc/nginx/snippets/tls.conf:
-ssl_protocols TLSv1.2 TLSv1.3;
-ssl_session_timeout 1d;
-"""
-
-
-class TestConfigDuplicates:
-    def test_nginx_includes_are_followed_into_their_context(self) -> None:
-        assert tls_config_duplicates(NGINX_DUMP) == []
-
-    def test_nginx_duplicate_in_one_server_is_found(self) -> None:
-        dump = NGINX_DUMP.replace("ssl_session_timeout 1d;", "ssl_session_timeout 1d;\nssl_protocols TLSv1.3;")
-        assert tls_config_duplicates(dump) == ["http > server: ssl_protocols (2 times)"]
-
-    def test_nginx_duplicate_through_an_include_at_http_level(self) -> None:
-        dump = NGINX_DUMP.replace("include /etc/nginx/mime.types;", "include /etc/nginx/snippets/tls.conf;")
-        assert tls_config_duplicates(dump) == ["http: ssl_protocols (2 times)"]
-
-    def test_apache_dump(self) -> None:
-        dump = """\
-# In file: /etc/apache2/apache2.conf
-ServerTokens Prod
-<VirtualHost *:443>
-  SSLCertificateFile /a
-  SSLCertificateFile /b
-  Header always set A 1
-  Header always set B 2
-  SSLProtocol -all +TLSv1.2
-</VirtualHost>
-<VirtualHost *:443>
-  SSLProtocol -all +TLSv1.3
-</VirtualHost>
-"""
-        assert tls_config_duplicates(dump, "apache") == []
-        assert tls_config_duplicates(dump + "ServerTokens OS\n", "apache") == ["main: ServerTokens (2 times)"]
-
-    def test_unknown_dialect(self) -> None:
-        with pytest.raises(AnsibleFilterError, match="dialect"):
-            tls_config_duplicates("", "caddy")

@@ -1,0 +1,1 @@
+../roles/dns_records/filter_plugins/dns_records.py

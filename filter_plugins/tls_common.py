@@ -1,0 +1,1 @@
+../roles/tls_common/filter_plugins/tls_common.py
