@@ -232,3 +232,36 @@ def test_sync_service(state: ServiceState, read: bool, command: list[str], enabl
 def test_a_failed_reload_is_an_error() -> None:
     with pytest.raises(RuntimeError, match="systemctl reload nginx"):
         sync_service(FakeSystemctl(fail="reload"), "nginx", ServiceState(True, True), [], False, True, None)
+
+
+def test_two_runs_take_turns(tmp_path: Path) -> None:
+    first, second = Journal(str(tmp_path), "nginx"), Journal(str(tmp_path), "nginx")
+    assert first.lock(1)
+    assert second.lock(0.3, sleep=lambda s: None) is False  # the old call still holds it
+    os.close(first._lock_fd)  # the old call ended (or was killed): the kernel releases its lock
+    assert second.lock(1)
+
+
+def test_what_a_killed_run_left_outside_the_journal_goes(etc: Path, tmp_path: Path) -> None:
+    state = etc.with_name(etc.name + "-state")
+    journal = Journal(str(state), "nginx")
+    os.makedirs(journal.saved_dir)
+    (Path(journal.saved_dir) / "0").write_text("old\n")  # killed while saving, before the marker
+    (state / ".bulwark-abc.tmp").write_text("{")
+    removed = journal.clean_left_overs()
+    assert sorted(Path(p).name for p in removed) == [".bulwark-abc.tmp", "nginx.saved"]
+    assert list(state.iterdir()) == []
+
+
+def test_recovery_removes_half_written_temporary_files(etc: Path) -> None:
+    journal = Journal(str(etc.with_name(etc.name + "-state")), "nginx")
+    todo = plan(**declared(etc))
+
+    def dies(argv: Sequence[str]) -> tuple[int, str, str]:
+        (etc / "conf.d" / ".bulwark-x1.tmp").write_text("half")  # the host went down mid-write
+        raise Killed
+
+    with pytest.raises(Killed):
+        apply(todo, dies, ["nginx", "-t"], journal)
+    recover(journal)
+    assert not list((etc / "conf.d").glob(".bulwark-*"))

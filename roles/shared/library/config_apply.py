@@ -19,6 +19,7 @@ marker that makes the next run finish the job even when it has no file to change
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import json
 import os
@@ -126,10 +127,18 @@ options:
     description: Where the markers and journals are kept on the host.
     type: path
     default: /var/lib/bulwark/apply
+  lock_timeout:
+    description:
+      - Seconds to wait for another call for the same O(service) to finish. A controller that dies does not stop
+        its module call on the host, so a repair run can start while the old call still writes or reloads; the
+        calls take turns (C(<state_dir>/<service>.lock)).
+    type: int
+    default: 300
 author: Bulwark maintainers
 notes:
-  - Supports check mode and diff mode. In check mode a pending reload or a stopped service is reported as a
-    change.
+  - Supports check mode and diff mode. In check mode a pending reload, a half-done swap (in RV(recovered)) or a
+    stopped service is reported as a change.
+  - What is and is not guaranteed under a dead controller and a reboot is in docs/reliability.md.
   - Parent directories of O(files[].path) must exist unless listed in O(directories).
 """
 
@@ -166,7 +175,7 @@ pending_from_earlier_run:
   returned: always
   type: bool
 recovered:
-  description: Paths put back from the journal of a run that died while swapping files.
+  description: Paths put back from the journal of a run that died while swapping files (in check mode, that would be).
   returned: always
   type: list
   elements: str
@@ -349,6 +358,38 @@ class Journal:
         self.state_dir = state_dir
         self.marker = os.path.join(state_dir, f"{name}.json")
         self.saved_dir = os.path.join(state_dir, f"{name}.saved")
+        self.lock_path = os.path.join(state_dir, f"{name}.lock")
+        self._lock_fd: int | None = None
+
+    def lock(self, timeout: float, sleep: Callable[[float], None] = time.sleep) -> bool:
+        """Hold the service's lock for the rest of this process (released when it exits, even when killed).
+
+        A controller that dies does not stop its module on the host: the next run may start while the old call
+        still writes or reloads. Waits up to ``timeout`` seconds; False when the other call still holds it.
+        """
+        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._lock_fd = fd
+                return True
+            except OSError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    return False
+                sleep(0.2)
+
+    def clean_left_overs(self) -> list[str]:
+        """Remove what a run killed outside the journal's phases left: a saved copy without a marker (killed while
+        saving), temporary files of the state directory. Returns the paths."""
+        removed = []
+        if os.path.isdir(self.saved_dir) and not os.path.exists(self.marker):
+            shutil.rmtree(self.saved_dir, ignore_errors=True)
+            removed.append(self.saved_dir)
+        removed += remove_temp_files([self.state_dir])
+        return removed
 
     def read(self) -> dict[str, Any] | None:
         try:
@@ -400,6 +441,16 @@ class Journal:
         return items
 
 
+def remove_temp_files(directories: Sequence[str]) -> list[str]:
+    """Remove the temporary files of ``_write`` (``.bulwark-*.tmp``) that a host going down mid-write left."""
+    removed = []
+    for directory in dict.fromkeys(directories):
+        for path in glob.glob(os.path.join(glob.escape(directory), ".bulwark-*.tmp")):
+            _remove(path)
+            removed.append(path)
+    return removed
+
+
 def recover(journal: Journal) -> list[str]:
     """Roll back a swap that an earlier run left half done; the reload stays pending. Returns the paths."""
     state = journal.read()
@@ -408,6 +459,7 @@ def recover(journal: Journal) -> list[str]:
     saved = journal.saved()
     for item in reversed(saved):
         _restore(item)
+    remove_temp_files([os.path.dirname(item.path) for item in saved])
     journal.mark_pending()
     return [item.path for item in saved]
 
@@ -514,6 +566,7 @@ def main() -> None:
             "enabled": {"type": "bool"},
             "request_reload": {"type": "bool", "default": False},
             "state_dir": {"type": "path", "default": "/var/lib/bulwark/apply"},
+            "lock_timeout": {"type": "int", "default": 300},
         },
         supports_check_mode=True,
     )
@@ -529,7 +582,14 @@ def main() -> None:
         module.fail_json(msg=f"test_command: {p['test_command'][0]} not found on the host", **result)
     try:
         if journal and not module.check_mode:
+            if not journal.lock(p["lock_timeout"]):
+                module.fail_json(msg=f"another config_apply for {p['service']} still runs on the host (a run whose "
+                                     f"controller died?) after {p['lock_timeout']}s: {journal.lock_path}", **result)
+            journal.clean_left_overs()
             result["recovered"] = recover(journal)
+        elif journal and (journal.read() or {}).get("phase") == PHASE_WRITING:
+            # Check mode: a real run would first put these back (the diff below compares with the swapped files).
+            result["recovered"] = [item.path for item in journal.saved()]
         earlier = journal.read() if journal else None
         result["pending_from_earlier_run"] = bool(earlier)
         todo = plan(p["files"], p["links"], p["absent"], p["directories"], p["exclusive"])
