@@ -1,4 +1,5 @@
-"""The whole test suite, in order: yamllint, ansible-lint, pytest unit tests, every molecule scenario.
+"""The whole test suite, in order: yamllint, ansible-lint, pytest unit tests, every molecule scenario, then the
+fault-injection test (tests/faults: the controller killed at chosen moments).
 
 Prints one line per step with its wall time and closes with a pytest-style `N passed, N failed`.
 """
@@ -33,6 +34,11 @@ def scenarios() -> list[str]:
     return sorted(found, key=lambda name: name == "default")
 
 
+# The fault-injection suite: its own lab (172.30.(91+slot).0/24), run after the scenarios; `./bulwark test faults`
+# runs it alone. Debian 13 only: the windows do not depend on the distribution's versions.
+FAULTS = "faults"
+
+
 def plan(only: list[str] | None, lint: bool, unit: bool, debian12: bool) -> list[Step]:
     steps: list[Step] = []
     if lint:
@@ -48,6 +54,9 @@ def plan(only: list[str] | None, lint: bool, unit: bool, debian12: bool) -> list
         if debian12 and scenario in DEBIAN12_SCENARIOS:
             steps.append(Step(f"molecule {scenario} (Debian 12)", ["molecule", "test", "-s", scenario],
                               {"BULWARK_DEBIAN": "12"}))
+    if only is None or FAULTS in only:
+        steps.append(Step("pytest faults (Debian 13)", ["python", "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
+                                                         "tests/faults"], {"BULWARK_DEBIAN": "13"}))
     return steps
 
 

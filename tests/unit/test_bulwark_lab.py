@@ -62,7 +62,7 @@ def test_image_recipes_are_stable_and_change_with_their_inputs(monkeypatch: pyte
 def test_suite_runs_lint_then_unit_then_scenarios_with_the_whole_site_last() -> None:
     names = [step.name for step in suite.plan(None, lint=True, unit=True, debian12=True)]
     assert names[:3] == ["yamllint", "ansible-lint", "pytest unit"]
-    assert names[-1] == "molecule default (Debian 13)"
+    assert names[-2:] == ["molecule default (Debian 13)", "pytest faults (Debian 13)"]
     for scenario in suite.DEBIAN12_SCENARIOS:
         assert f"molecule {scenario} (Debian 12)" in names
 
@@ -70,3 +70,9 @@ def test_suite_runs_lint_then_unit_then_scenarios_with_the_whole_site_last() -> 
 def test_suite_can_run_a_single_scenario_without_lint() -> None:
     steps = suite.plan(["firewalld"], lint=False, unit=False, debian12=False)
     assert [(s.name, s.extra_env) for s in steps] == [("molecule firewalld (Debian 13)", {"BULWARK_DEBIAN": "13"})]
+
+
+def test_the_fault_injection_suite_runs_alone_by_its_name() -> None:
+    steps = suite.plan(["faults"], lint=False, unit=False, debian12=True)
+    assert [s.name for s in steps] == ["pytest faults (Debian 13)"]
+    assert steps[0].argv[-1] == "tests/faults"

@@ -265,3 +265,51 @@ def test_recovery_removes_half_written_temporary_files(etc: Path) -> None:
         apply(todo, dies, ["nginx", "-t"], journal)
     recover(journal)
     assert not list((etc / "conf.d").glob(".bulwark-*"))
+
+
+def _run_module(args: dict[str, object], capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    """Run config_apply's main() as Ansible would, with ``args``; its JSON result."""
+    import config_apply
+    from ansible.module_utils import basic
+    from ansible.module_utils.common.text.converters import to_bytes
+
+    basic._ANSIBLE_ARGS = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+    basic._ANSIBLE_PROFILE = "legacy"
+    held: list[int] = []
+    lock = config_apply.Journal.lock
+
+    def lock_and_remember(self: Journal, timeout: float, *rest: object) -> bool:
+        taken = lock(self, timeout, *rest)
+        held.append(self._lock_fd)
+        return taken
+
+    config_apply.Journal.lock = lock_and_remember
+    try:
+        with pytest.raises(SystemExit):
+            config_apply.main()
+    finally:
+        config_apply.Journal.lock = lock
+        for fd in held:  # a module's process ends here, and with it its lock
+            if fd is not None:
+                os.close(fd)
+    return json.loads(capsys.readouterr().out)
+
+
+def test_a_reload_command_without_a_service_is_durable_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    zone, log, state = tmp_path / "lab.test.records", tmp_path / "reloads", tmp_path / "state"
+    args = {"files": [{"path": str(zone), "content": "www IN CAA 0 issue \"ca\"\n"}], "name": "dns_records",
+            "test_command": ["true"], "state_dir": str(state),
+            "reload_command": ["sh", "-c", f"echo reloaded >> {log}"]}
+    first = _run_module(args, capsys)
+    assert first["changed"] and first["reloaded"] == "reloaded" and log.read_text() == "reloaded\n"
+    assert not (state / "dns_records.json").exists()
+    assert _run_module(args, capsys)["changed"] is False
+
+    # The name server refuses the reload: the marker stays, and the next run reloads with no file to change.
+    broken = {**args, "files": [{"path": str(zone), "content": "changed\n"}], "reload_command": ["false"]}
+    failed = _run_module(broken, capsys)
+    assert failed["failed"] and "stays pending" in failed["msg"]
+    assert (state / "dns_records.json").exists()
+    repaired = _run_module({**args, "files": [{"path": str(zone), "content": "changed\n"}]}, capsys)
+    assert repaired["pending_from_earlier_run"] and repaired["reloaded"] == "reloaded"
+    assert repaired["changed_paths"] == [] and not (state / "dns_records.json").exists()

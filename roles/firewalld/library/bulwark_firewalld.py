@@ -718,11 +718,13 @@ def connect(zone: str, interfaces: Sequence[str]) -> Firewalld | None:
     if FirewallClient is None:
         return None
     import dbus  # installed with python3-firewall
+    import dbus.mainloop.glib
 
-    bus = dbus.SystemBus()
-    if not bus.name_has_owner("org.fedoraproject.FirewallD1"):
+    # The client's signal handlers need the main loop set before the (shared) bus connection is made.
+    dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+    if not dbus.SystemBus().name_has_owner("org.fedoraproject.FirewallD1"):
         return None
-    client = FirewallClient(bus=bus)
+    client = FirewallClient()
     if not client.connected:
         return None
     return Firewalld(client, zone, interfaces)
@@ -990,7 +992,8 @@ def prepare(module: AnsibleModule, host: Host, result: dict[str, Any], marker: s
         if not check:
             host.systemctl("disable", "firewalld.service", check=True)
     installed = firewalld_installed() and not (not check and host.packages.interrupted())
-    module.exit_json(**{**result, "installed": installed, "proven": proven}, changed=bool(actions), actions=actions)
+    module.exit_json(**{**result, "installed": installed, "proven": proven, "changed": bool(actions),
+                        "actions": actions})
 
 
 def main() -> None:

@@ -107,6 +107,7 @@ options:
     description:
       - Command that makes the running service read its configuration, for daemons whose own tool does it
         best (e.g. C([knotc, reload])). Default C(systemctl reload <service>), or C(restart) with O(restart).
+      - Without O(service), run after a change (or a pending reload) when O(name) is set.
     type: list
     elements: str
     default: []
@@ -127,6 +128,14 @@ options:
     description: Where the markers and journals are kept on the host.
     type: path
     default: /var/lib/bulwark/apply
+  name:
+    description:
+      - Name of the marker, journal and lock under O(state_dir); default O(service). With a name and no O(service),
+        O(reload_command) alone makes the daemon read the files (durably, like a reload), for a daemon the caller
+        does not manage, such as a name server whose zones it writes. Added after the first release; callers
+        that pass only O(service) are unchanged.
+    type: str
+    default: ""
   lock_timeout:
     description:
       - Seconds to wait for another call for the same O(service) to finish. A controller that dies does not stop
@@ -566,6 +575,7 @@ def main() -> None:
             "enabled": {"type": "bool"},
             "request_reload": {"type": "bool", "default": False},
             "state_dir": {"type": "path", "default": "/var/lib/bulwark/apply"},
+            "name": {"type": "str", "default": ""},
             "lock_timeout": {"type": "int", "default": 300},
         },
         supports_check_mode=True,
@@ -575,7 +585,8 @@ def main() -> None:
     def run(argv: Sequence[str]) -> tuple[int, str, str]:
         return module.run_command(list(argv), environ_update={"LC_ALL": "C"})
 
-    journal = Journal(p["state_dir"], p["service"]) if p["service"] else None
+    name = p["name"] or p["service"]
+    journal = Journal(p["state_dir"], name) if name else None
     result: dict[str, Any] = {"changed": False, "changed_paths": [], "reloaded": None,
                               "pending_from_earlier_run": False, "recovered": []}
     if p["test_command"] and shutil.which(p["test_command"][0]) is None and not os.path.isabs(p["test_command"][0]):
@@ -583,7 +594,7 @@ def main() -> None:
     try:
         if journal and not module.check_mode:
             if not journal.lock(p["lock_timeout"]):
-                module.fail_json(msg=f"another config_apply for {p['service']} still runs on the host (a run whose "
+                module.fail_json(msg=f"another config_apply for {name} still runs on the host (a run whose "
                                      f"controller died?) after {p['lock_timeout']}s: {journal.lock_path}", **result)
             journal.clean_left_overs()
             result["recovered"] = recover(journal)
@@ -600,8 +611,11 @@ def main() -> None:
         result["diff"] = todo.diff
     state = service_state(run, p["service"]) if p["service"] else None
     read_config = bool(todo.paths or earlier or p["request_reload"])
-    needs_sync = bool(state) and (read_config or not state.active
-                                  or (p["enabled"] is not None and p["enabled"] != state.enabled))
+    # Without a service, the reload command alone makes the daemon read the files (e.g. a zone reload).
+    command_only = bool(journal and not p["service"] and p["reload_command"])
+    needs_sync = (bool(state) and (read_config or not state.active
+                                   or (p["enabled"] is not None and p["enabled"] != state.enabled))) \
+        or (command_only and read_config)
     result["changed"] = bool(todo.paths) or needs_sync or bool(result["recovered"])
     if module.check_mode:
         module.exit_json(**result)
@@ -619,21 +633,29 @@ def main() -> None:
                              test_output=failed.output, restored=True, **{**result, "changed": False})
         except OSError as exc:
             module.fail_json(msg=f"config_apply: {exc}", **result)
-    if journal and state and needs_sync:
+    if journal and needs_sync:
         if p["request_reload"] and not journal.read():
             journal.mark_pending()
-        if p["test_command"] and not tested and (read_config or not state.active):
+        if p["test_command"] and not tested and (read_config or not (state and state.active)):
             rc, out, err = run(p["test_command"])
             if rc != 0:
                 module.fail_json(msg=f"{' '.join(p['test_command'])} rejects the configuration on disk, so "
-                                     f"{p['service']} was not reloaded; the reload stays pending:\n"
+                                     f"{name} was not reloaded; the reload stays pending:\n"
                                      f"{(out + err).strip()}", **result)
         try:
-            result["reloaded"] = sync_service(run, p["service"], state, p["reload_command"], p["restart"],
-                                              read_config, p["enabled"])
+            if state:
+                result["reloaded"] = sync_service(run, p["service"], state, p["reload_command"], p["restart"],
+                                                  read_config, p["enabled"])
+            else:
+                rc, out, err = run(p["reload_command"])
+                if rc != 0:
+                    raise RuntimeError(f"`{' '.join(p['reload_command'])}` failed (exit {rc}): {(err or out).strip()}")
+                result["reloaded"] = "reloaded"
         except RuntimeError as exc:
             module.fail_json(msg=f"{exc}; the reload stays pending for the next run", **result)
         journal.clear()
+    elif journal and not state and not command_only:
+        journal.clear()  # files only: nothing to reload, the journal only guarded the swap
     module.exit_json(**result)
 
 
