@@ -193,9 +193,9 @@ from typing import Any, Iterable, Sequence, Union
 from ansible.module_utils.basic import AnsibleModule
 
 try:  # the collection bulwark.hardening
-    from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_dpkg
+    from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_dpkg, bulwark_files
 except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
-    from ansible.module_utils import bulwark_dpkg  # type: ignore[no-redef]
+    from ansible.module_utils import bulwark_dpkg, bulwark_files  # type: ignore[no-redef]
 
 try:
     from firewall.client import FirewallClient
@@ -734,20 +734,8 @@ def _write_file(path: str, text: str, mode: int = 0o644) -> bool:
     """Replace ``path`` atomically and durably when its content differs; True when it did."""
     if _read_file(path) == text:
         return False
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    tmp = os.path.join(directory, f".bulwark-{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    bulwark_files.write_atomic(path, text.encode("utf-8"), mode)
     return True
 
 

@@ -25,13 +25,17 @@ import json
 import os
 import shutil
 import stat
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+
+try:  # the collection bulwark.hardening
+    from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_files
+except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
+    from ansible.module_utils import bulwark_files  # type: ignore[no-redef]
 
 DOCUMENTATION = r"""
 ---
@@ -226,34 +230,8 @@ def _save(path: str) -> Saved:
     return Saved(path, "absent")
 
 
-def _fsync_dir(directory: str) -> None:
-    fd = os.open(directory or ".", os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write(path: str, data: bytes, mode: int, uid: int = -1, gid: int = -1) -> None:
-    """Replace ``path`` atomically and durably (temporary file in the same directory, fsync, rename)."""
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".bulwark-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        if uid >= 0 or gid >= 0:
-            os.chown(tmp, uid, gid)
-        if os.path.islink(path):
-            os.unlink(path)
-        os.replace(tmp, path)
-        _fsync_dir(directory)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+_fsync_dir = bulwark_files.fsync_dir
+_write = bulwark_files.write_atomic
 
 
 def _remove(path: str) -> None:
