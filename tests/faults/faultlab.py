@@ -190,6 +190,8 @@ class FaultLab:
                 if watcher.returncode == 0 and proc.poll() is None:
                     self.kill(proc, window.host)
                     killed = True
+                    if window.on_host:
+                        self.sh(window.host, window.on_host)
                 break
             if proc.poll() is not None:
                 watcher.kill()

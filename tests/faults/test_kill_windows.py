@@ -50,13 +50,13 @@ def run_phase(faults: FaultLab, phase: str) -> None:
     if not windows:
         pytest.skip(f"no {phase} window selected")
     assert len({w.host for w in windows}) == len(windows), "one window per host and phase: they run side by side"
-    if phase == "change":
+    if phase in ("change", "revert"):
         for window in windows:
             if window.host not in faults.converged:  # its fresh window was not run, or failed: converge it first
                 run = faults.site(window.host)
                 assert run.rc == 0, f"{window.host}: converging before the change failed:\n{run.tail()}"
                 faults.converged.add(window.host)
-            faults.set_phase(window.host, "change")
+            faults.set_phase(window.host, phase)
     with ThreadPoolExecutor(len(windows)) as pool:
         results = dict(zip(windows, pool.map(lambda w: trial(faults, w), windows)))
     for window, problems in results.items():
@@ -72,6 +72,10 @@ def test_kills_during_a_fresh_install(faults: FaultLab) -> None:
 
 def test_kills_while_changing_a_converged_host(faults: FaultLab) -> None:
     run_phase(faults, "change")
+
+
+def test_kills_of_the_controller_and_the_module_while_changing_back(faults: FaultLab) -> None:
+    run_phase(faults, "revert")
 
 
 def test_a_reboot_keeps_every_host_reachable_and_serving_its_declaration(faults: FaultLab) -> None:

@@ -9,7 +9,7 @@ changes nothing, nothing of ours is left over, and all of that survives a reboot
 Adding a daemon role's window (docs/reliability.md): give it a host in HOSTS (its inventory groups, what it
 declares in each phase, and a check of what it serves), then a Window line naming the moment as a shell test on
 the host. "fresh" windows run on a new host (packages being installed), "change" windows on a converged host
-whose declaration changes (phase "change" of its vars).
+whose declaration changes (phase "change" of its vars), "revert" windows when it changes back.
 """
 
 from __future__ import annotations
@@ -26,8 +26,17 @@ HSTS_BEFORE, HSTS_AFTER = 63072000, 31536000
 class Window:
     name: str
     host: str
-    phase: str  # "fresh" or "change"
+    phase: str  # "fresh", "change" or "revert"
     moment: str  # POSIX shell condition on the host; true once the moment has come
+    # Run on the host right after the controller is killed: for what a dead controller alone does not do, such
+    # as the module call dying too (an OOM kill, an sshd that ends the session's processes).
+    on_host: str = ""
+
+
+def _kill_holders(path: str) -> str:
+    """Shell: SIGKILL every process that has ``path`` open (config_apply holds its lock file while it runs)."""
+    return (f"for fd in /proc/[0-9]*/fd/*; do [ \"$(readlink $fd)\" = {path} ] && p=${{fd#/proc/}} "
+            f"&& kill -9 ${{p%%/*}}; done 2>/dev/null; true")
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,9 @@ def _web_host(octet: int, group: str, server: str, first: str, added: str) -> La
         octet, (group, "web_servers", "firewalld_servers"),
         vars={"fresh": {"tls_sites": _sites(server, [first], HSTS_BEFORE)},
               # A changed header and a new site: both must be served after the repair run.
-              "change": {"tls_sites": _sites(server, [first, added], HSTS_AFTER)}},
+              "change": {"tls_sites": _sites(server, [first, added], HSTS_AFTER)},
+              # And back, to kill the module on the host in the middle of its apply.
+              "revert": {"tls_sites": _sites(server, [first], HSTS_BEFORE)}},
         certificates=tuple({"name": name, "names": [name], "key_type": "ecdsa", "ocsp": False}
                            for name in (first, added)),
     )
@@ -74,6 +85,11 @@ WINDOWS: tuple[Window, ...] = (
            f"grep -rqs 'max-age={HSTS_AFTER}' /etc/nginx/"),
     Window("apache_tls: config on disk changed, not yet loaded", "web-apache", "change",
            f"grep -rqs 'max-age={HSTS_AFTER}' /etc/apache2/"),
+    # The module dies too, between its journal and the reload: the marker and the journal must do their work.
+    Window("nginx_tls: apply under way, module killed on the host too", "web-nginx", "revert",
+           "test -e /var/lib/bulwark/apply/nginx.json", _kill_holders("/var/lib/bulwark/apply/nginx.lock")),
+    Window("apache_tls: apply under way, module killed on the host too", "web-apache", "revert",
+           "test -e /var/lib/bulwark/apply/apache2.json", _kill_holders("/var/lib/bulwark/apply/apache2.lock")),
 )
 
 # Group variables of the lab: SSH only on the custom port, as the CentOS guide sets it up.
