@@ -52,7 +52,8 @@ def run_phase(faults: FaultLab, phase: str) -> None:
     assert len({w.host for w in windows}) == len(windows), "one window per host and phase: they run side by side"
     if phase in ("change", "revert"):
         for window in windows:
-            if window.host not in faults.converged:  # its fresh window was not run, or failed: converge it first
+            if window.host not in faults.converged:  # its earlier window was not run, or failed: converge it first
+                faults.set_phase(window.host, {"change": "fresh", "revert": "change"}[phase])
                 run = faults.site(window.host)
                 assert run.rc == 0, f"{window.host}: converging before the change failed:\n{run.tail()}"
                 faults.converged.add(window.host)
