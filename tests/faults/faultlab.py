@@ -181,7 +181,8 @@ class FaultLab:
         watcher = subprocess.Popen(
             ["docker", "exec", self.container(window.host), "sh", "-c",
              f"end=$(($(date +%s)+{int(MOMENT_TIMEOUT)})); "
-             f"until {window.moment}; do [ $(date +%s) -ge $end ] && exit 1; sleep 0.05; done; echo moment"],
+             f"until {window.moment}; do [ $(date +%s) -ge $end ] && exit 1; sleep 0.05; done; "
+             f"{window.on_host or ':'}; echo moment"],
             stdout=subprocess.PIPE, text=True)
         proc = self._start(str(ROLES_ROOT / "site.yml"), window.host, ROLES_ROOT)
         killed = False
@@ -190,8 +191,6 @@ class FaultLab:
                 if watcher.returncode == 0 and proc.poll() is None:
                     self.kill(proc, window.host)
                     killed = True
-                    if window.on_host:
-                        self.sh(window.host, window.on_host)
                 break
             if proc.poll() is not None:
                 watcher.kill()

@@ -30,7 +30,8 @@ def trial(faults: FaultLab, window: Window) -> list[str]:
     if not faults.wait_for_ssh(host, 5):
         problems.append(f"SSH on {SSH_PORT} did not answer right after the kill")
     repair = faults.site(host)
-    faults.record(f"  [{window.name}] repair run: rc={repair.rc} changed={repair.changed} in {repair.seconds:.0f}s")
+    faults.record(f"  [{window.name}] repair run: rc={repair.rc} changed={repair.changed} in {repair.seconds:.0f}s"
+                  + (" (nothing left to repair: the kill came after the work was done)" if not repair.changed else ""))
     if repair.rc != 0:
         problems.append(f"the repair run failed:\n{repair.tail()}")
     if not faults.wait_for_ssh(host, 5):

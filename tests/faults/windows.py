@@ -28,8 +28,9 @@ class Window:
     host: str
     phase: str  # "fresh", "change" or "revert"
     moment: str  # POSIX shell condition on the host; true once the moment has come
-    # Run on the host right after the controller is killed: for what a dead controller alone does not do, such
-    # as the module call dying too (an OOM kill, an sshd that ends the session's processes).
+    # Run on the host by the watcher the moment it sees it, just before the controller is killed: for what a dead
+    # controller alone does not do, such as the module call dying too (an OOM kill, an sshd that ends the
+    # session's processes).
     on_host: str = ""
 
 
