@@ -34,10 +34,9 @@ class Window:
     on_host: str = ""
 
 
-def _kill_holders(path: str) -> str:
-    """Shell: SIGKILL every process that has ``path`` open (config_apply holds its lock file while it runs)."""
-    return (f"for fd in /proc/[0-9]*/fd/*; do [ \"$(readlink $fd)\" = {path} ] && p=${{fd#/proc/}} "
-            f"&& kill -9 ${{p%%/*}}; done 2>/dev/null; true")
+def _kill_apply(service: str) -> str:
+    """Shell: SIGKILL the config_apply call for ``service`` (its lock file names the process holding it)."""
+    return f"kill -9 $(cat /var/lib/bulwark/apply/{service}.lock)"
 
 
 @dataclass(frozen=True)
@@ -88,9 +87,9 @@ WINDOWS: tuple[Window, ...] = (
            f"grep -rqs 'max-age={HSTS_AFTER}' /etc/apache2/"),
     # The module dies too, between its journal and the reload: the marker and the journal must do their work.
     Window("nginx_tls: apply under way, module killed on the host too", "web-nginx", "revert",
-           "test -e /var/lib/bulwark/apply/nginx.json", _kill_holders("/var/lib/bulwark/apply/nginx.lock")),
+           "test -e /var/lib/bulwark/apply/nginx.json", _kill_apply("nginx")),
     Window("apache_tls: apply under way, module killed on the host too", "web-apache", "revert",
-           "test -e /var/lib/bulwark/apply/apache2.json", _kill_holders("/var/lib/bulwark/apply/apache2.lock")),
+           "test -e /var/lib/bulwark/apply/apache2.json", _kill_apply("apache2")),
 )
 
 # Group variables of the lab: SSH only on the custom port, as the CentOS guide sets it up.

@@ -237,6 +237,7 @@ def test_a_failed_reload_is_an_error() -> None:
 def test_two_runs_take_turns(tmp_path: Path) -> None:
     first, second = Journal(str(tmp_path), "nginx"), Journal(str(tmp_path), "nginx")
     assert first.lock(1)
+    assert Path(first.lock_path).read_text() == f"{os.getpid()}\n"  # who holds it
     assert second.lock(0.3, sleep=lambda s: None) is False  # the old call still holds it
     os.close(first._lock_fd)  # the old call ended (or was killed): the kernel releases its lock
     assert second.lock(1)

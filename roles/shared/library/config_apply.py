@@ -361,6 +361,9 @@ class Journal:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 self._lock_fd = fd
+                # Who holds it, for an admin (and the fault test) to see.
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
                 return True
             except OSError:
                 if time.monotonic() >= deadline:
