@@ -144,7 +144,7 @@ options:
     description:
       - Seconds to wait for another call for the same O(service) to finish. A controller that dies does not stop
         its module call on the host, so a repair run can start while the old call still writes or reloads; the
-        calls take turns (C(<state_dir>/<service>.lock)).
+        calls take turns (C(<state_dir>/<name>.lock), which holds the process ID of the call that has it).
     type: int
     default: 300
 author: Bulwark maintainers
