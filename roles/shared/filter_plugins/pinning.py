@@ -14,6 +14,16 @@ module_utils (bulwark_pem, bulwark_dns, bulwark_messages) are imported.
 Errors are AnsibleFilterError naming the argument; a bad value is described
 (``bulwark_messages.describe``), never quoted when it looks like key material
 or is long. Errors about ``pem`` give its size and PEM block labels only.
+
+Digests are taken over DER that cryptography wrote for the object it parsed,
+never over text this plugin decoded (see the PEM / DER section): for a
+certificate (and a CSR) the SubjectPublicKeyInfo element of its DER, as the
+certificate carries it. That is what DANE clients hash and what danetool,
+ldns-dane, hash-slinger and openssl give, also for an EC key written in
+compressed form; for every other key it is byte for byte
+``public_key().public_bytes(DER, SubjectPublicKeyInfo)``, which is checked.
+A key's digest is over ``public_bytes(DER, SubjectPublicKeyInfo)``, and a
+PUBLIC KEY block written otherwise than cryptography writes it is refused.
 """
 
 from __future__ import annotations
