@@ -35,6 +35,7 @@ from hostile import (
 from hypothesis import given
 from hypothesis import strategies as st
 
+from apache_tls import apache_module_links
 from dns_records import zone_fragments
 from pinning import caa_records, hpkp_header, hpkp_pin, tlsa_record
 from tls_common import tls_pem_bundle, tls_site_model
@@ -239,6 +240,24 @@ def test_tls_pem_bundle_hostile_argument(value: Any, in_list: bool) -> None:
     bundle = refused_or_checked(lambda: tls_pem_bundle(texts), "texts", value, secret_accepted=in_list)
     if bundle is not None:
         assert bundle == GOOD_CERT
+
+
+MODULE_ARGS = {"modules": ["ssl", "headers"], "available": ["ssl.load", "ssl.conf", "headers.load"],
+               "enabled_dir": "/etc/apache2/mods-enabled", "available_dir": "../mods-available"}
+
+
+@properties(200)
+@given(argument=st.sampled_from(sorted(MODULE_ARGS)), value=hostile_values, in_list=st.booleans())
+def test_apache_module_links_hostile_argument(argument: str, value: Any, in_list: bool) -> None:
+    if argument in ("modules", "available") and in_list:
+        value = [*MODULE_ARGS[argument], value]  # type: ignore[misc]
+    # An extra name in the directory listing is not linked, whatever it is: accepted, and never copied.
+    links = refused_or_checked(lambda: apache_module_links(**{**MODULE_ARGS, argument: value}),
+                               "module" if argument == "modules" else argument, value,
+                               secret_accepted=argument == "available")
+    assert links is None or not any(is_secret(v) for link in links for v in link.values())
+    for link in links or []:
+        assert set(link) == {"path", "src"} and all(isinstance(v, str) and "\n" not in v for v in link.values())
 
 
 GUIDELINES = {"version": 6.0, "configurations": {"intermediate": {
