@@ -427,7 +427,7 @@ def append_json_line(path: str, record: Mapping[str, Any]) -> None:
 
 def build_email(alert: Mapping[str, Any], config: Config) -> email.message.EmailMessage:
     message = email.message.EmailMessage()
-    message["From"] = config.email_from or f"ct_monitor@{socket.getfqdn()}"
+    message["From"] = config.email_from or f"ct_monitor@{socket.gethostname()}"
     message["To"] = ", ".join(config.email)
     message["Subject"] = _one_line(f"[ct_monitor] {alert['summary']}", 200)
     message["Date"] = email.utils.formatdate(localtime=False)
@@ -447,7 +447,8 @@ def build_email(alert: Mapping[str, Any], config: Config) -> email.message.Email
 
 def send_email(alert: Mapping[str, Any], config: Config) -> None:
     """Hand the alert to the local MTA over SMTP (it queues and retries; no privileges needed)."""
-    with smtplib.SMTP(config.smtp_host, config.smtp_port, timeout=30) as smtp:
+    # local_hostname: smtplib would otherwise look up the host's FQDN in the DNS first.
+    with smtplib.SMTP(config.smtp_host, config.smtp_port, local_hostname=socket.gethostname(), timeout=30) as smtp:
         smtp.send_message(build_email(alert, config))
 
 
@@ -554,7 +555,8 @@ def check(args: argparse.Namespace) -> int:
                 notes.append(f"{check_log_list(handle.read())} logs")
         if config.email:
             try:
-                with smtplib.SMTP(config.smtp_host, config.smtp_port, timeout=10) as smtp:
+                with smtplib.SMTP(config.smtp_host, config.smtp_port, local_hostname=socket.gethostname(),
+                                  timeout=10) as smtp:
                     smtp.noop()
             except (OSError, smtplib.SMTPException) as exc:
                 raise ConfigError(f"email is set, but the local MTA does not answer SMTP on "
