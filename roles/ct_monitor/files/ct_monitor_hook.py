@@ -441,7 +441,9 @@ def build_email(alert: Mapping[str, Any], config: Config) -> email.message.Email
     if "caa" in alert:
         lines.append(f"caa: {alert['caa']['note']}")
     lines += ["", "The whole alert as JSON:", json.dumps(alert, indent=2, sort_keys=True)]
-    message.set_content("\n".join(lines) + "\n")
+    body = "\n".join(lines) + "\n"
+    # Plain lines a person can read in any mail client (every line is well under 998 characters).
+    message.set_content(body, cte="7bit" if body.isascii() else "8bit")
     return message
 
 
