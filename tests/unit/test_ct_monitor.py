@@ -3,8 +3,10 @@ and the checks of the role's settings (each error names the variable and the val
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
+import pki_factory as pf
 import pytest
 from ansible.errors import AnsibleFilterError
 
@@ -80,14 +82,18 @@ def test_bad_site_and_service_data_is_named() -> None:
 
 
 def test_known_keys_map_each_digest_to_where_it_was_read() -> None:
-    sources = [{"host": "web", "path": "/a.crt", "next_key": False}, {"host": "web", "path": "/a.next", "next_key": True},
-               {"host": "mx", "path": "/b.crt", "next_key": False}]
+    key_a, key_b = pf.new_key("p256"), pf.new_key("p256")
+    digest_a = hashlib.sha256(pf.spki_der(key_a)).hexdigest()
+    digest_b = hashlib.sha256(pf.spki_der(key_b)).hexdigest()
+    results = [
+        {"item": "mx", "files": [{"path": "/b.crt", "next_key": False, "public": pf.cert_pem(pf.make_cert(key_a))}]},
+        {"item": "web", "files": [{"path": "/a.crt", "next_key": False, "public": pf.cert_pem(pf.make_cert(key_a))},
+                                  {"path": "/a.next", "next_key": True, "public": pf.public_pem(key_b)}]},
+    ]
     base = _config(extra_keys=["C" * 64])["known_keys"]
-    keys = ct_monitor_known_keys(["A" * 64, "b" * 64, "a" * 64], sources, base)
-    assert keys == {"a" * 64: ["mx:/b.crt", "web:/a.crt"], "b" * 64: ["web:/a.next (staged next key)"],
-                    "c" * 64: ["ct_monitor_extra_keys"]}
-    with pytest.raises(AnsibleFilterError, match="2 digests for 3 sources"):
-        ct_monitor_known_keys(["a" * 64, "b" * 64], sources)
+    assert ct_monitor_known_keys(results, base) == {
+        digest_a: ["mx:/b.crt", "web:/a.crt"], digest_b: ["web:/a.next (staged next key)"],
+        "c" * 64: ["ct_monitor_extra_keys"]}
 
 
 def test_the_config_carries_the_channels_the_caa_policy_and_the_issuer_table() -> None:

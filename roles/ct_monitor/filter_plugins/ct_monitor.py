@@ -21,10 +21,13 @@ from urllib.parse import urlsplit
 from ansible.errors import AnsibleFilterError
 
 try:  # the collection bulwark.hardening
+    from ansible_collections.bulwark.hardening.plugins.filter.pinning import spki_sha256
     from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_dns
-except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
-    sys.path.append(str(Path(__file__).resolve().parents[2] / "shared" / "module_utils"))
+except ImportError:  # a role of the repository, or vendored: the `shared` role's module_utils and filters
+    _SHARED = Path(__file__).resolve().parents[2] / "shared"
+    sys.path.extend([str(_SHARED / "module_utils"), str(_SHARED / "filter_plugins")])
     import bulwark_dns  # type: ignore[no-redef]
+    from pinning import spki_sha256  # type: ignore[no-redef]
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 # A path that goes into a systemd ExecStart= or ReadWritePaths= line as it is.
@@ -132,18 +135,19 @@ def ct_monitor_watchlist(sources: Any, extra_domains: Any = None, subdomains: An
     return sorted(items, key=lambda item: (item.lstrip(".").split(".")[::-1], item))
 
 
-def ct_monitor_known_keys(digests: Any, sources: Any, known: Any = None) -> dict[str, list[str]]:
-    """``{spki_sha256: [where it was read]}``: the digests of ``sources`` (same order) added to ``known``.
+def ct_monitor_known_keys(results: Any, known: Any = None) -> dict[str, list[str]]:
+    """``{spki_sha256: [where it was read]}`` from the ``ct_monitor_read_keys`` results, added to ``known``.
 
-    ``known`` is the mapping ``ct_monitor_config`` returns as ``known_keys`` (``ct_monitor_extra_keys``).
+    ``results`` are the registered results of ``ct_monitor_read_keys`` looped over the hosts (``item``
+    is the host, ``files`` the public PEM of each path); ``known`` is the ``known_keys`` that
+    ``ct_monitor_config`` returns (``ct_monitor_extra_keys``). The digest is the shared
+    ``spki_sha256`` filter's: the TLSA 3 1 1 data, certspotter's ``PUBKEY_SHA256``.
     """
-    digests, sources = _list("digests", digests), _list("sources", sources)
-    if len(digests) != len(sources):
-        raise _fail(f"ct_monitor_known_keys: {len(digests)} digests for {len(sources)} sources")
     keys: dict[str, set[str]] = {key: set(labels) for key, labels in dict(known or {}).items()}
-    for digest, source in zip(digests, sources):
-        label = f"{source['host']}:{source['path']}" + (" (staged next key)" if source.get("next_key") else "")
-        keys.setdefault(str(digest).lower(), set()).add(label)
+    for result in _list("ct_monitor_known_keys: results", results):
+        for entry in result.get("files", []):
+            label = f"{result['item']}:{entry['path']}" + (" (staged next key)" if entry.get("next_key") else "")
+            keys.setdefault(spki_sha256(entry["public"]), set()).add(label)
     return {key: sorted(labels) for key, labels in sorted(keys.items())}
 
 
