@@ -90,7 +90,7 @@ options:
   marker_dir:
     description: Directory of the "restart pending" markers.
     type: path
-    default: /var/lib/bulwark/pending
+    default: /var/lib/bulwark/apply
 author: Bulwark maintainers
 notes:
   - Supports check mode and diff mode.
@@ -356,7 +356,7 @@ def main() -> None:
             "programs": {"type": "list", "elements": "path", "default": []},
             "test_command": {"type": "list", "elements": "str", "default": []},
             "service": {"type": "str", "required": True},
-            "marker_dir": {"type": "path", "default": "/var/lib/bulwark/pending"},
+            "marker_dir": {"type": "path", "default": "/var/lib/bulwark/apply"},
         },
         supports_check_mode=True,
     )
