@@ -201,3 +201,32 @@ def test_an_unknown_owner_is_named(tmp_path: Path) -> None:
     params["files"][0]["owner"] = "no-such-user-here"
     with pytest.raises(ApplyError, match="no-such-user-here"):
         plan(params["files"], params["directories"])
+
+
+class _Captured(Exception):
+    pass
+
+
+@pytest.mark.parametrize("module_name", ["ct_monitor_apply", "ct_monitor_read_keys"])
+def test_documentation_names_every_option_of_the_argument_spec(module_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    import yaml
+
+    module = importlib.import_module(module_name)
+    seen: dict[str, Any] = {}
+
+    def capture(argument_spec: dict[str, Any], **_kwargs: Any) -> None:
+        seen.update(argument_spec)
+        raise _Captured
+
+    monkeypatch.setattr(module, "AnsibleModule", capture)
+    with pytest.raises(_Captured):
+        module.main()
+    documented = yaml.safe_load(module.DOCUMENTATION)["options"]
+    assert set(documented) == set(seen)
+    for name, spec in seen.items():
+        if "options" in spec:
+            assert set(documented[name]["suboptions"]) == set(spec["options"]), name
+        assert documented[name].get("default") == spec.get("default"), name
+    yaml.safe_load(module.RETURN)
