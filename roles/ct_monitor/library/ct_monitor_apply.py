@@ -2,8 +2,9 @@
 # -*- coding: utf-8 -*-
 """Apply a daemon's files as one unit: check what must exist, write, test, restart durably, roll back on failure.
 
-The shape of the shared ``config_apply`` module planned for roles/shared (issue 17): {files, test command,
-service}. When that lands, ct_monitor's apply step switches to it and this file goes.
+The shape of the shared ``config_apply`` (roles/shared/library): {files, test command, service}. ct_monitor
+switches to it, and this file goes, once it also reloads systemd after a unit change, sets a directory's
+owner and mode, and checks preconditions before any change (see docs/ct_monitor.md).
 """
 
 from __future__ import annotations
