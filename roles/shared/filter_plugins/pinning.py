@@ -5,6 +5,7 @@ Filters provided (documentation in the ``<filter>.yml`` files next to this
 module and in ``docs/filters.md``):
 
 * ``tlsa_record``  - a TLSA zone-file line (RFC 6698, RFC 7218, RFC 7671)
+* ``spki_sha256``  - the hex SHA-256 of a key's SubjectPublicKeyInfo (TLSA 3 1 1 data)
 * ``hpkp_pin``     - the base64 ``pin-sha256`` of a key (RFC 7469)
 * ``hpkp_header``  - a ``Public-Key-Pins`` header value (RFC 7469)
 * ``caa_records``  - CAA zone-file lines (RFC 8659, RFC 8657)
@@ -438,6 +439,15 @@ def tlsa_record(
     return f"{owner} {ttl_text}IN TLSA {usage_n} {selector_n} {matching_n} {data}"
 
 
+def spki_sha256(pem: Any) -> str:
+    """Return the hex SHA-256 of the SubjectPublicKeyInfo of ``pem``: the data of a TLSA 3 1 1 record.
+
+    Certificate Transparency monitors report the same digest for each logged certificate
+    (certspotter's ``PUBKEY_SHA256``), so it tells whether a logged certificate is on one of our keys.
+    """
+    return hashlib.sha256(_load_pem("spki_sha256", pem, allow_csr=False).spki_der).hexdigest()
+
+
 # --------------------------------------------------------------------------
 # HPKP
 # --------------------------------------------------------------------------
@@ -717,6 +727,7 @@ class FilterModule:
         """Map filter names to functions."""
         return {
             "tlsa_record": tlsa_record,
+            "spki_sha256": spki_sha256,
             "hpkp_pin": hpkp_pin,
             "hpkp_header": hpkp_header,
             "caa_records": caa_records,
