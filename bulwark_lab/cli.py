@@ -98,8 +98,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("ansible_args", nargs=argparse.REMAINDER, help="extra ansible-playbook arguments")
     s.set_defaults(func=cmd_site)
 
-    s = sub.add_parser("test", help="the whole test suite: lint, unit tests, every molecule scenario")
-    s.add_argument("scenario", nargs="*", help="only these molecule scenarios")
+    s = sub.add_parser("test", help="the whole test suite: lint, unit tests, every molecule scenario, fault injection")
+    s.add_argument("scenario", nargs="*", help="only these molecule scenarios (`faults`: the fault-injection test)")
     s.add_argument("--no-lint", action="store_true")
     s.add_argument("--no-unit", action="store_true")
     s.add_argument("--debian12", action=argparse.BooleanOptionalAction,

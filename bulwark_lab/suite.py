@@ -1,5 +1,6 @@
-"""The whole test suite, in order: yamllint, ansible-lint, pytest unit tests, then the lab steps (every molecule
-scenario) side by side in lanes, each lane on its own lab network (BULWARK_LAB_SLOT).
+"""The whole test suite, in order: yamllint, ansible-lint, pytest unit tests, then the lab steps (the
+fault-injection test, tests/faults, and every molecule scenario) side by side in lanes, each lane on its own lab
+network (BULWARK_LAB_SLOT).
 
 Prints one line per step with its wall time and closes with a pytest-style `N passed, N failed`. A lab step's
 output goes to .lab/logs/<step>.log and is printed in one piece when the step ends (the tail of it when it
@@ -50,6 +51,11 @@ def scenarios() -> list[str]:
     return sorted(found, key=lambda name: name == "default")
 
 
+# The fault-injection suite: its own lab (172.30.(91+slot).0/24) in a lane like a scenario; `./bulwark test faults`
+# runs it alone. Debian 13 only: the windows do not depend on the distribution's versions.
+FAULTS = "faults"
+
+
 def plan(only: list[str] | None, lint: bool, unit: bool, debian12: bool) -> list[Step]:
     steps: list[Step] = []
     if lint:
@@ -57,6 +63,10 @@ def plan(only: list[str] | None, lint: bool, unit: bool, debian12: bool) -> list
         steps.append(Step("ansible-lint", ["ansible-lint", "--profile", "production", "--offline"], {}))
     if unit:
         steps.append(Step("pytest unit", ["python", "-m", "pytest", "-q", "tests/unit"], {}))
+    # The longest lab step goes first, so that the other lane runs scenarios beside it.
+    if only is None or FAULTS in only:
+        steps.append(Step("pytest faults (Debian 13)", ["python", "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
+                                                         "tests/faults"], {"BULWARK_DEBIAN": "13"}, lab=True))
     for scenario in scenarios():
         if only is not None and scenario not in only:
             continue

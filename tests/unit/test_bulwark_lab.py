@@ -61,6 +61,7 @@ def test_image_recipes_are_stable_and_change_with_their_inputs(monkeypatch: pyte
 def test_suite_runs_lint_then_unit_then_scenarios_with_the_whole_site_last() -> None:
     names = [step.name for step in suite.plan(None, lint=True, unit=True, debian12=True)]
     assert names[:3] == ["yamllint", "ansible-lint", "pytest unit"]
+    assert names[3] == "pytest faults (Debian 13)"  # the longest lab step first
     assert names[-1] == "molecule default (Debian 13)"
     for scenario in suite.DEBIAN12_SCENARIOS:
         assert f"molecule {scenario} (Debian 12)" in names
@@ -70,6 +71,12 @@ def test_suite_can_run_a_single_scenario_without_lint() -> None:
     steps = suite.plan(["firewalld"], lint=False, unit=False, debian12=False)
     assert [(s.name, s.extra_env, s.lab) for s in steps] == [
         ("molecule firewalld (Debian 13)", {"BULWARK_DEBIAN": "13"}, True)]
+
+
+def test_the_fault_injection_suite_runs_alone_by_its_name() -> None:
+    steps = suite.plan(["faults"], lint=False, unit=False, debian12=True)
+    assert [(s.name, s.lab) for s in steps] == [("pytest faults (Debian 13)", True)]
+    assert steps[0].argv[-1] == "tests/faults"
 
 
 def test_lanes_run_lab_steps_side_by_side_each_on_its_own_slot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
