@@ -31,8 +31,11 @@ from pathlib import Path
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+except ImportError:  # the filters load without it (ansible-doc, caa_records); those that parse PEM say what is missing
+    x509 = serialization = None  # type: ignore[assignment]
 
 try:  # the collection bulwark.hardening
     from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_dns
@@ -354,6 +357,8 @@ def _load_pem(filter_name: str, pem: Any, allow_csr: bool) -> _KeyMaterial:
 
     Error messages never contain the input text: only its PEM labels.
     """
+    if x509 is None:
+        raise _fail(filter_name, "needs the Python package cryptography on the controller (pip install cryptography)")
     if isinstance(pem, bytes):
         pem = pem.decode("ascii", "replace")
     if not isinstance(pem, str):
