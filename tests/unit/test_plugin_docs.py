@@ -117,6 +117,23 @@ def _unknown_keys(entries: dict[str, Any], allowed: set[str], nested: str, where
     return unknown
 
 
+def _bad_descriptions(doc: Any, where: str = "") -> list[str]:
+    """Descriptions that are not text: a plain YAML scalar with ': ' in it becomes a mapping, which --json
+    shows but the text view of ansible-doc (and ansible-test) cannot render."""
+    bad = []
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            if key in ("description", "short_description"):
+                items = value if isinstance(value, list) else [value]
+                bad += [f"{where}{key}" for item in items if not isinstance(item, str)]
+            else:
+                bad += _bad_descriptions(value, f"{where}{key}.")
+    elif isinstance(doc, list):
+        for item in doc:
+            bad += _bad_descriptions(item, where)
+    return bad
+
+
 def test_every_role_plugin_is_found() -> None:
     assert {"tls_inspect", "tls_public_keys", "config_apply", "bulwark_firewalld"} <= {p.stem for p in MODULES}
     assert {"tlsa_record", "tls_site_model", "zone_fragments", "tls_key_set"} <= set(FILTERS)
@@ -133,6 +150,7 @@ def test_module_documentation_renders_and_matches_the_argument_spec(
     assert entry.get("return") is not None, "RETURN is missing"
     assert _unknown_keys(doc.get("options") or {}, OPTION_KEYS, "suboptions") == []
     assert _unknown_keys(entry["return"] or {}, RETURN_KEYS, "contains") == []
+    assert _bad_descriptions(doc) + _bad_descriptions(entry["return"]) == []
     assert _normalise_doc(doc.get("options") or {}) == _normalise_spec(_argument_spec(path.stem, monkeypatch))
 
 
@@ -144,6 +162,7 @@ def test_filter_documentation_renders_and_matches_the_signature(name: str, filte
     assert doc.get("short_description") and doc.get("description")
     assert entry.get("examples"), "EXAMPLES is missing"
     assert _unknown_keys(doc.get("options") or {}, OPTION_KEYS, "suboptions") == []
+    assert _bad_descriptions(doc) + _bad_descriptions(entry.get("return")) == []
     options = dict(doc.get("options") or {})
     assert "_input" in options, "the input of the filter is not documented (_input)"
     del options["_input"]
