@@ -1,4 +1,5 @@
-"""The whole test suite, in order: yamllint, ansible-lint, pytest unit tests, every molecule scenario.
+"""The whole test suite, in order: yamllint, ansible-lint, pytest unit tests, the portable tests (tests/portable:
+vendored roles and the built collection, on one lab of their own), every molecule scenario.
 
 Prints one line per step with its wall time and closes with a pytest-style `N passed, N failed`.
 """
@@ -16,6 +17,8 @@ from .host import venv_env
 # Scenarios that also run on Debian 12 (bookworm): those whose behaviour depends on the distribution
 # (OpenSSL 3.0 vs 3.5, nginx and Apache versions, and firewalld versions). The rest run on Debian 13 only.
 DEBIAN12_SCENARIOS = ("firewalld", "nginx_tls", "apache_tls")
+# The step name `./bulwark test portable` selects, like a scenario name.
+PORTABLE = "portable"
 
 
 @dataclass
@@ -40,6 +43,10 @@ def plan(only: list[str] | None, lint: bool, unit: bool, debian12: bool) -> list
         steps.append(Step("ansible-lint", ["ansible-lint", "--profile", "production", "--offline"], {}))
     if unit:
         steps.append(Step("pytest unit", ["python", "-m", "pytest", "-q", "tests/unit"], {}))
+    if only is None or PORTABLE in only:
+        steps.append(Step(f"{PORTABLE}: vendored roles and the collection (Debian 13)",
+                          ["python", "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "tests/portable"],
+                          {"BULWARK_DEBIAN": "13"}))
     for scenario in scenarios():
         if only is not None and scenario not in only:
             continue

@@ -61,7 +61,7 @@ def test_image_recipes_are_stable_and_change_with_their_inputs(monkeypatch: pyte
 
 def test_suite_runs_lint_then_unit_then_scenarios_with_the_whole_site_last() -> None:
     names = [step.name for step in suite.plan(None, lint=True, unit=True, debian12=True)]
-    assert names[:3] == ["yamllint", "ansible-lint", "pytest unit"]
+    assert names[:4] == ["yamllint", "ansible-lint", "pytest unit", "portable: vendored roles and the collection (Debian 13)"]
     assert names[-1] == "molecule default (Debian 13)"
     for scenario in suite.DEBIAN12_SCENARIOS:
         assert f"molecule {scenario} (Debian 12)" in names
@@ -70,3 +70,8 @@ def test_suite_runs_lint_then_unit_then_scenarios_with_the_whole_site_last() -> 
 def test_suite_can_run_a_single_scenario_without_lint() -> None:
     steps = suite.plan(["firewalld"], lint=False, unit=False, debian12=False)
     assert [(s.name, s.extra_env) for s in steps] == [("molecule firewalld (Debian 13)", {"BULWARK_DEBIAN": "13"})]
+
+
+def test_suite_can_run_the_portable_tests_alone() -> None:
+    [step] = suite.plan(["portable"], lint=False, unit=False, debian12=True)
+    assert step.argv[-1] == "tests/portable" and step.extra_env == {"BULWARK_DEBIAN": "13"}

@@ -82,24 +82,13 @@ def _argument_spec(name: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]
     return captured.value.spec
 
 
-def _normalise_spec(spec: dict[str, Any]) -> dict[str, Any]:
-    result = {}
-    for name, option in spec.items():
-        result[name] = {"type": option.get("type", "str"), "required": bool(option.get("required", False)),
-                        "default": option.get("default"), "choices": option.get("choices"),
-                        "elements": option.get("elements"),
-                        "options": _normalise_spec(option["options"]) if option.get("options") else None}
-    return result
-
-
-def _normalise_doc(options: dict[str, Any]) -> dict[str, Any]:
-    result = {}
-    for name, option in options.items():
-        result[name] = {"type": option.get("type", "str"), "required": bool(option.get("required", False)),
-                        "default": option.get("default"), "choices": option.get("choices"),
-                        "elements": option.get("elements"),
-                        "options": _normalise_doc(option["suboptions"]) if option.get("suboptions") else None}
-    return result
+def _normalise(options: dict[str, Any], nested: str) -> dict[str, Any]:
+    """What an argument spec (``nested="options"``) or its documentation (``"suboptions"``) says of each option."""
+    return {name: {"type": option.get("type", "str"), "required": bool(option.get("required", False)),
+                   "default": option.get("default"), "choices": option.get("choices"),
+                   "elements": option.get("elements"),
+                   "options": _normalise(option[nested], nested) if option.get(nested) else None}
+            for name, option in options.items()}
 
 
 # The keys ansible-doc and ansible-test's validate-modules know; anything else is usually a YAML slip, such as
@@ -151,7 +140,8 @@ def test_module_documentation_renders_and_matches_the_argument_spec(
     assert _unknown_keys(doc.get("options") or {}, OPTION_KEYS, "suboptions") == []
     assert _unknown_keys(entry["return"] or {}, RETURN_KEYS, "contains") == []
     assert _bad_descriptions(doc) + _bad_descriptions(entry["return"]) == []
-    assert _normalise_doc(doc.get("options") or {}) == _normalise_spec(_argument_spec(path.stem, monkeypatch))
+    assert _normalise(doc.get("options") or {}, "suboptions") == \
+        _normalise(_argument_spec(path.stem, monkeypatch), "options")
 
 
 @pytest.mark.parametrize("name", sorted(FILTERS))
