@@ -87,28 +87,50 @@ def _copy_checks(project: Path) -> None:
     shutil.copytree(CHECKS_DIR, project / "checks")
 
 
+# The web hosts, the role of the collection that serves each, and its site (a self-signed certificate).
+WEB = {"web-nginx": ("nginx_tls", "www.vendor.test"), "web-apache": ("apache_tls", "app.vendor.test")}
+
+
+def _web_play(host: str, role: str, name: str) -> dict[str, Any]:
+    site = {**SITE, "name": name, "hsts": {"max_age": 86400}}
+    return {"name": f"HTTPS with {collection.FQCN}.{role}", "hosts": host, "gather_facts": True,
+            "vars": {"tls_sites": [site], "__vendor_hsts_max_age": 86400},
+            "pre_tasks": [{"name": "Prepare", "ansible.builtin.include_tasks": "checks/self_signed_site.yml"}],
+            "roles": [{"role": f"{collection.FQCN}.{role}"}],
+            "post_tasks": [{"name": "Check", "ansible.builtin.include_tasks": "checks/https_request.yml"}]}
+
+
+# After dns_records: the fragment holds what tlsa_record computes from each served certificate, and the other
+# user-facing filters answer by their full names.
+_FILTER_CHECKS = [
+    {"name": "Read the served certificates", "ansible.builtin.slurp": {"src": "/etc/ssl/vendor/www.crt"},
+     "delegate_to": "{{ item }}", "loop": list(WEB), "register": "served"},
+    {"name": "Read the fragment", "ansible.builtin.slurp": {"src": "/var/lib/bulwark/dns/vendor.test.records"},
+     "register": "fragment"},
+    {"name": "Every site's TLSA record, as tlsa_record computes it, is in the fragment",
+     "ansible.builtin.assert": {"that": "(item.content | b64decode | bulwark.hardening.tlsa_record("
+                                        "site_of_host[item.item], ttl=3600)) in (fragment.content | b64decode)"},
+     "loop": "{{ served.results }}", "loop_control": {"label": "{{ item.item }}"}},
+    {"name": "caa_records, hpkp_pin, hpkp_header and tls_pem_bundle by their full names",
+     "ansible.builtin.assert": {"that": [
+         "'vendor.test' | bulwark.hardening.caa_records(issue=[]) == ['vendor.test. IN CAA 0 issue \";\"']",
+         "(served.results | map(attribute='content') | map('b64decode') | map('bulwark.hardening.hpkp_pin') | list"
+         " | bulwark.hardening.hpkp_header(max_age=60)) is match('pin-sha256=\"[^\"]{44}\"; pin-sha256=')",
+         "(served.results | map(attribute='content') | map('b64decode') | bulwark.hardening.tls_pem_bundle)"
+         " .count('BEGIN CERTIFICATE') == 2"]}},
+]
+
+
 def test_a_playbook_outside_the_repository_converges_by_full_names(venv: Path, lab_hosts: LabHosts,
                                                                   tmp_path: Path) -> None:
     assert REPO not in tmp_path.parents
     _copy_checks(tmp_path)
-    plays: list[dict[str, Any]] = [
-        {"name": "HTTPS with the collection's nginx_tls", "hosts": "web-nginx", "gather_facts": True,
-         "vars": {"tls_sites": [{**SITE, "hsts": {"max_age": 86400}}], "__vendor_hsts_max_age": 86400},
-         "pre_tasks": [{"name": "Prepare", "ansible.builtin.include_tasks": "checks/self_signed_site.yml"}],
-         "roles": [{"role": "bulwark.hardening.nginx_tls"}],
-         "post_tasks": [{"name": "Check", "ansible.builtin.include_tasks": "checks/https_request.yml"}]},
-        {"name": "TLSA with the collection's dns_records and tlsa_record", "hosts": "ns", "gather_facts": False,
-         "vars": {"dns_records_zones": ["vendor.test"], "dns_records_tls_hosts": ["web-nginx"]},
-         "roles": [{"role": "bulwark.hardening.dns_records"}],
-         "post_tasks": [
-             {"name": "Read the served certificate", "ansible.builtin.slurp": {"src": "/etc/ssl/vendor/www.crt"},
-              "delegate_to": "web-nginx", "register": "served"},
-             {"name": "Read the fragment", "ansible.builtin.slurp": {"src": "/var/lib/bulwark/dns/vendor.test.records"},
-              "register": "fragment"},
-             {"name": "The fragment holds the record the filter computes from the served certificate",
-              "ansible.builtin.assert": {"that": "(served.content | b64decode | bulwark.hardening.tlsa_record("
-                                                 "'www.vendor.test', ttl=3600)) in (fragment.content | b64decode)"}}]},
-    ]
+    plays: list[dict[str, Any]] = [_web_play(host, role, name) for host, (role, name) in WEB.items()]
+    plays.append({"name": f"TLSA from what the web roles published, with {collection.FQCN}.dns_records",
+                  "hosts": "ns", "gather_facts": False,
+                  "vars": {"dns_records_zones": ["vendor.test"], "dns_records_tls_hosts": list(WEB),
+                           "site_of_host": {host: name for host, (_role, name) in WEB.items()}},
+                  "roles": [{"role": f"{collection.FQCN}.dns_records"}], "post_tasks": _FILTER_CHECKS})
     (tmp_path / "site.yml").write_text(json.dumps(plays, indent=2) + "\n")
     lab_hosts.write_inventory(tmp_path / "hosts.yml")
     run([venv / "bin" / "ansible-playbook", "-i", "hosts.yml", "site.yml"], tmp_path, user_env(venv))
@@ -121,8 +143,8 @@ def test_ansible_runner_converges_a_host_from_a_private_data_dir(tarball: Path, 
     project.mkdir()
     run([VENV_BIN / "ansible-galaxy", "collection", "install", "--offline", "-p", project / "collections", tarball],
         tmp_path, clean_env())
-    plays = [{"name": "Firewall by the collection, run by ansible-runner", "hosts": "web-apache", "gather_facts": True,
-              "roles": [{"role": "bulwark.hardening.firewalld", "vars": {"firewalld_ports": ["22/tcp", "443/tcp"]}}],
+    plays = [{"name": "Firewall by the collection, run by ansible-runner", "hosts": "ns", "gather_facts": True,
+              "roles": [{"role": "bulwark.hardening.firewalld", "vars": {"firewalld_ports": ["22/tcp", "53/tcp"]}}],
               "post_tasks": [{"name": "SSH still answers", "ansible.builtin.wait_for": {
                   "host": "{{ ansible_host }}", "port": 22, "timeout": 10}, "delegate_to": "localhost"}]}]
     (project / "site.yml").write_text(json.dumps(plays, indent=2) + "\n")
@@ -131,7 +153,7 @@ def test_ansible_runner_converges_a_host_from_a_private_data_dir(tarball: Path, 
     proc = run([VENV_BIN / "ansible-runner", "run", tmp_path, "-p", "site.yml", "--ident", "converge"], tmp_path,
                clean_env())
     assert (tmp_path / "artifacts" / "converge" / "status").read_text().strip() == "successful"
-    recap = re.search(r"web-apache\s*:\s*ok=\d+\s+changed=(\d+).*failed=(\d+)", proc.stdout)
+    recap = re.search(r"ns\s*:\s*ok=\d+\s+changed=(\d+).*failed=(\d+)", proc.stdout)
     assert recap and recap.group(2) == "0", proc.stdout[-3000:]
 
 
