@@ -5,8 +5,9 @@ are checked without editing this file:
 - ansible-doc renders each one (one ansible-doc call per plugin type, for speed);
 - a module's documented options equal its argument_spec (names, types, defaults, choices, required, elements,
   suboptions), captured by running its main() with a stand-in AnsibleModule;
-- a filter's documented options equal its Python signature (names, required-ness, defaults), and no sidecar
-  documents a filter that does not exist.
+- a filter's documented options equal its Python signature (names, required-ness, defaults), its sidecar has
+  DOCUMENTATION, EXAMPLES (using it) and RETURN and is linked from filter_plugins/, and no sidecar documents a
+  filter that does not exist.
 """
 
 from __future__ import annotations
@@ -153,6 +154,11 @@ def test_filter_documentation_renders_and_matches_the_signature(name: str, filte
     assert entry.get("examples"), "EXAMPLES is missing"
     assert _unknown_keys(doc.get("options") or {}, OPTION_KEYS, "suboptions") == []
     assert _bad_descriptions(doc) + _bad_descriptions(entry.get("return")) == []
+    assert name in entry["examples"], "EXAMPLES does not use the filter"
+    sidecar = next(ROLES.glob(f"*/filter_plugins/{name}.yml"))
+    assert set(yaml.safe_load(sidecar.read_text())) == {"DOCUMENTATION", "EXAMPLES", "RETURN"}
+    assert (REPO / "filter_plugins" / f"{name}.yml").resolve() == sidecar.resolve(), \
+        f"filter_plugins/{name}.yml does not link to {sidecar.relative_to(REPO)}"
     options = dict(doc.get("options") or {})
     assert "_input" in options, "the input of the filter is not documented (_input)"
     del options["_input"]
@@ -161,7 +167,9 @@ def test_filter_documentation_renders_and_matches_the_signature(name: str, filte
     for parameter in parameters:
         option = options[parameter.name]
         has_default = parameter.default is not inspect.Parameter.empty
-        assert bool(option.get("required")) == (not has_default), f"{parameter.name}: required differs"
+        # A None default the filter refuses may be documented as required.
+        refused_none = parameter.default is None and bool(option.get("required"))
+        assert bool(option.get("required")) == (not has_default) or refused_none, f"{parameter.name}: required differs"
         if has_default and parameter.default not in (None, ()) and "default" in option:
             assert option["default"] == parameter.default, f"{parameter.name}: default differs"
 
