@@ -53,6 +53,9 @@ PLUGIN_DIRS = {
     "inventory_plugins": "inventory",
 }
 _TEXT_SUFFIXES = (".yml", ".yaml", ".j2")
+# What the collection needs on the controller besides ansible-core: the pinning filters parse certificates and
+# keys (cryptography), dns_records checks every zone line it writes (dnspython).
+CONTROLLER_PACKAGES = ("ansible-core", "cryptography", "dnspython")
 # validate-modules knows GPLv3 headers only; Bulwark is MIT-licensed (collection/galaxy.yml), so every module
 # gets this one ignore entry, with its reason (ansible-test wants one per file).
 LICENSE_IGNORE = "validate-modules:missing-gplv3-license # Bulwark is MIT-licensed (galaxy.yml), not GPLv3"
@@ -249,12 +252,13 @@ def pinned(names: tuple[str, ...], root: Path = ROOT) -> list[str]:
 
 
 def make_venv(path: Path, tarball: Path | None = None, root: Path = ROOT) -> Path:
-    """A new venv at ``path`` with what a user of the collection installs: ansible-core and cryptography (the
-    pinning filters' one dependency), pinned as the suite pins them; with ``tarball``, the collection installed
+    """A new venv at ``path`` with what a user of the collection installs: ansible-core, cryptography (the
+    pinning filters) and dnspython (dns_records' zone-line checks), pinned as the suite pins them; with
+    ``tarball``, the collection installed
     into the venv's own collections path (site-packages/ansible_collections). Returns its python."""
     subprocess.run(["python3", "-m", "venv", str(path)], check=True, capture_output=True)
     python = path / "bin" / "python"
-    proc = subprocess.run([str(python), "-m", "pip", "install", "-q", *pinned(("ansible-core", "cryptography"), root)],
+    proc = subprocess.run([str(python), "-m", "pip", "install", "-q", *pinned(CONTROLLER_PACKAGES, root)],
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise StepError("collection", f"pip install into {path} failed: {proc.stderr.strip()[-2000:]}")

@@ -78,8 +78,8 @@ _TLSA_MATCHING = (0, 1, 2)
 _CAA_CRITICAL_FLAG = 128
 _PIN_LEN = 44  # base64 of 32 bytes
 
-_DER = serialization.Encoding.DER
-_SPKI = serialization.PublicFormat.SubjectPublicKeyInfo
+_DER = serialization.Encoding.DER if serialization is not None else None
+_SPKI = serialization.PublicFormat.SubjectPublicKeyInfo if serialization is not None else None
 
 
 class _SafeError(Exception):

@@ -117,9 +117,9 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 
 try:  # the collection bulwark.hardening
-    from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_pem import certificate_blocks
+    from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_pem import PemError, certificate_blocks
 except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
-    from ansible.module_utils.bulwark_pem import certificate_blocks
+    from ansible.module_utils.bulwark_pem import PemError, certificate_blocks
 
 
 FACT_SCHEMA = 1
@@ -152,6 +152,8 @@ def read_certificate(run: Runner, openssl: str, path: str) -> dict[str, Any]:
             blocks = certificate_blocks(handle.read())
     except OSError as exc:
         raise ReadError(f"cert {path}: {exc.strerror or exc}") from None
+    except PemError as exc:  # its message describes the block, never quotes it
+        raise ReadError(f"cert {path}: {exc}") from None
     if not blocks:
         raise ReadError(f"cert {path}: no PEM certificate in the file")
     leaf = (blocks[0] + "\n").encode("ascii")
