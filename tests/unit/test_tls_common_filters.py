@@ -316,6 +316,14 @@ class TestServerConfig:
         assert config["exclusive"] == ["/etc/apache2/sites-available/bulwark-*.conf",
                                        "/etc/apache2/sites-enabled/bulwark-*.conf"]
 
+    def test_without_contents_the_layout_is_the_same_and_no_site_file_is_written(self) -> None:
+        args = {"site_file": "/etc/apache2/sites-available/bulwark-{id}.conf",
+                "site_link": "/etc/apache2/sites-enabled/bulwark-{id}.conf", "server": "apache"}
+        full = tls_server_config(two_sites(), ["www", "api"], **args)
+        layout = tls_server_config(two_sites(), None, **args)
+        assert {k: v for k, v in layout.items() if k != "files"} == {k: v for k, v in full.items() if k != "files"}
+        assert not [f for f in layout["files"] if "sites-available" in f["path"]]
+
     def test_the_published_fact_is_one_of_the_files(self) -> None:
         config = tls_server_config(two_sites(), ["www", "api"], "/etc/nginx/conf.d/bulwark-site-{id}.conf",
                                    server="nginx")

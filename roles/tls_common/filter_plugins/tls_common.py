@@ -550,7 +550,7 @@ def _site_path(pattern: str, argument: str, site_id: str) -> str:
 
 def tls_server_config(
     model: Mapping[str, Any],
-    site_contents: Sequence[str],
+    site_contents: Sequence[str] | None,
     site_file: str,
     site_link: str = "",
     files: Sequence[Mapping[str, Any]] = (),
@@ -562,8 +562,9 @@ def tls_server_config(
 ) -> dict[str, list[Any]]:
     """The arguments of the one config_apply call of nginx_tls and apache_tls.
 
-    ``site_contents`` are the rendered site files, in the order of ``model.sites``; ``site_file`` is where each
-    goes (``{id}`` is replaced by the site's id) and ``site_link``, when not empty, where a link to it goes (as
+    ``site_contents`` are the rendered site files, in the order of ``model.sites`` (None: the layout only,
+    without the sites' files, for the arguments that need no rendering); ``site_file`` is where each goes
+    (``{id}`` is replaced by the site's id) and ``site_link``, when not empty, where a link to it goes (as
     a2ensite makes it: relative). ``files``, ``links``, ``absent`` and ``directories`` are the server's own.
     Added here for both servers: the sites' files and links, the CA bundles, the ACME challenge directory and
     the published fact; ``exclusive`` globs make sites dropped from tls_sites lose their file and link.
@@ -571,7 +572,8 @@ def tls_server_config(
     if not isinstance(model, Mapping) or not isinstance(model.get("sites"), list):
         raise AnsibleFilterError("tls_server_config: the input must be the site model (tls_site_model's result)")
     sites = model["sites"]
-    if not isinstance(site_contents, Sequence) or isinstance(site_contents, str) or len(site_contents) != len(sites):
+    if site_contents is not None and (not isinstance(site_contents, Sequence) or isinstance(site_contents, str)
+                                      or len(site_contents) != len(sites)):
         raise AnsibleFilterError(f"tls_server_config: site_contents must list one rendered file per site "
                                  f"({len(sites)}), got {type(site_contents).__name__}")
     result_files = [dict(entry) for entry in files]
@@ -579,9 +581,10 @@ def tls_server_config(
     exclusive = [_site_path(site_file, "site_file", "*")]
     if site_link:
         exclusive.append(_site_path(site_link, "site_link", "*"))
-    for site, content in zip(sites, site_contents):
+    for number, site in enumerate(sites):
         path = _site_path(site_file, "site_file", site["id"])
-        result_files.append({"path": path, "content": str(content)})
+        if site_contents is not None:
+            result_files.append({"path": path, "content": str(site_contents[number])})
         if site_link:
             link = _site_path(site_link, "site_link", site["id"])
             result_links.append({"path": link, "src": posixpath.relpath(path, posixpath.dirname(link))})
