@@ -7,8 +7,10 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
-from . import ROOT, engine, host, images, lab, suite
+from . import ROOT, collection, engine, host, images, lab, suite
 from .errors import StepError
 
 
@@ -61,6 +63,25 @@ def cmd_site(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_collection(args: argparse.Namespace) -> int:
+    host.ensure_venv()
+    if args.action == "build":
+        print(collection.build(Path(args.output).resolve() if args.output else collection.DIST_DIR))
+    elif args.action == "stage":
+        print(collection.stage())
+    elif args.action == "sanity":
+        venv = ROOT / ".cache" / "collection-venv"
+        python = venv / "bin" / "python"
+        if not (venv / "bin" / "ansible-test").exists():
+            collection.make_venv(venv)
+        with tempfile.TemporaryDirectory(prefix="bulwark-sanity-") as work:
+            rc, tests, output = collection.sanity(python, Path(work))
+        print(output)
+        print(f"bulwark: ansible-test sanity ran {len(tests)} tests: {', '.join(tests)}")
+        return rc
+    return 0
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     versions = ("13", "12") if args.debian12 else ("13",)
     _prepare(versions)
@@ -97,6 +118,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--debian", default=os.environ.get("BULWARK_DEBIAN", "13"), choices=sorted(images.SUITES))
     s.add_argument("ansible_args", nargs=argparse.REMAINDER, help="extra ansible-playbook arguments")
     s.set_defaults(func=cmd_site)
+
+    s = sub.add_parser("collection", help="stage the roles as the collection bulwark.hardening and build its tarball")
+    s.add_argument("action", choices=["build", "stage", "sanity"],
+                   help="build: bulwark-hardening-<version>.tar.gz (build/dist/); stage: only the staged tree "
+                        "(build/collection/); sanity: ansible-test sanity on it (venv in .cache/collection-venv)")
+    s.add_argument("--output", help="build: directory for the tarball (default build/dist)")
+    s.set_defaults(func=cmd_collection)
 
     s = sub.add_parser("test", help="the whole test suite: lint, unit tests, every molecule scenario, fault injection")
     s.add_argument("scenario", nargs="*", help="only these molecule scenarios (`faults`: the fault-injection test)")

@@ -36,7 +36,7 @@ description:
   - All reads and writes go through firewalld's Python D-Bus bindings (one call per zone and
     configuration), so a run with nothing to change costs a few D-Bus round trips.
 version_added: "1.0.0"
-author: Bulwark
+author: Bulwark maintainers (@bulwark)
 options:
   zone:
     description: The firewalld zone to manage. It must exist already.
@@ -323,7 +323,7 @@ def parse_port(spec: str) -> PortRange:
     """Parse ``PORT/PROTO`` or ``LOW-HIGH/PROTO``; raise ValueError saying what is wrong."""
     if "/" not in spec:
         raise ValueError("must be PORT/PROTO or LOW-HIGH/PROTO, e.g. '443/tcp' or '8000-8005/tcp'")
-    port_part, _, protocol = spec.strip().rpartition("/")
+    port_part, _slash, protocol = spec.strip().rpartition("/")
     protocol = protocol.lower()
     if not protocol:
         raise ValueError(f"protocol is missing: it must be one of {', '.join(PROTOCOLS)}")

@@ -19,24 +19,6 @@ marker that makes the next run finish the job even when it has no file to change
 
 from __future__ import annotations
 
-import fcntl
-import glob
-import json
-import os
-import shutil
-import stat
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any
-
-from ansible.module_utils.basic import AnsibleModule
-
-try:  # the collection bulwark.hardening
-    from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_files
-except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
-    from ansible.module_utils import bulwark_files  # type: ignore[no-redef]
-
 DOCUMENTATION = r"""
 ---
 module: config_apply
@@ -63,8 +45,8 @@ options:
       path: {description: Absolute path on the host., type: path, required: true}
       content: {description: Complete file content., type: str, required: true}
       mode: {description: Octal mode as a string., type: str, default: "0644"}
-      owner: {description: Owner (name); default keeps the current owner, or root for a new file., type: str}
-      group: {description: Group (name); default keeps the current group, or root for a new file., type: str}
+      owner: {description: "Owner (name); default keeps the current owner, or root for a new file.", type: str}
+      group: {description: "Group (name); default keeps the current group, or root for a new file.", type: str}
       diff:
         description: Show the content in diff mode; set false for files that must not be shown.
         type: bool
@@ -147,7 +129,7 @@ options:
         calls take turns (C(<state_dir>/<name>.lock), which holds the process ID of the call that has it).
     type: int
     default: 300
-author: Bulwark maintainers
+author: Bulwark maintainers (@bulwark)
 notes:
   - Supports check mode and diff mode. In check mode a pending reload, a half-done swap (in RV(recovered)) or a
     stopped service is reported as a change.
@@ -197,6 +179,25 @@ test_output:
   returned: when the test ran
   type: str
 """
+
+import fcntl
+import glob
+import json
+import os
+import shutil
+import stat
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+try:  # the collection bulwark.hardening
+    from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_files
+except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
+    from ansible.module_utils import bulwark_files  # type: ignore[no-redef]
+
 
 Runner = Callable[[Sequence[str]], "tuple[int, str, str]"]
 
@@ -462,7 +463,7 @@ def apply(todo: Plan, test: Runner, test_command: Sequence[str], journal: Journa
     """
     for directory in todo.directories:
         os.makedirs(directory, mode=0o755, exist_ok=True)
-    saved = [_save(path) for path, *_ in todo.writes] + [_save(path) for path, _ in todo.links] + \
+    saved = [_save(write[0]) for write in todo.writes] + [_save(link[0]) for link in todo.links] + \
         [_save(path) for path in todo.removals]
     earlier = journal.read() if journal else None
     if journal:
@@ -502,8 +503,8 @@ class ServiceState:
 
 
 def service_state(run: Runner, service: str) -> ServiceState:
-    _, active, _ = run(["systemctl", "is-active", service])
-    _, enabled, _ = run(["systemctl", "is-enabled", service])
+    active = run(["systemctl", "is-active", service])[1]
+    enabled = run(["systemctl", "is-enabled", service])[1]
     return ServiceState(active.strip() in ("active", "reloading"), enabled.strip() == "enabled")
 
 
