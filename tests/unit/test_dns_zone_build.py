@@ -180,7 +180,7 @@ def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
             "zone_dir": str(tmp_path / "zones"), "conf_path": str(tmp_path / "knot.conf"),
             "keys_conf": str(tmp_path / "bulwark-keys.conf"), "key_dir": str(tmp_path / "keys"),
             "kasp_keys_dir": str(tmp_path / "kasp"), "fact_path": str(tmp_path / "facts.d" / "bulwark_dns_zone.fact"),
-            "listen": ["0.0.0.0"]}
+            "listen": ["0.0.0.0"], "apply_marker": str(tmp_path / "knot.json")}
 
 
 def test_unchanged_data_keeps_the_file_with_its_carried_records(host: dict, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -205,3 +205,28 @@ def test_a_refused_zone_fails_and_writes_no_key(host: dict) -> None:
 def test_missing_programs_stop_before_anything_else(host: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(build.shutil, "which", lambda program: None)
     assert build.build(host, FakeHost(), check_mode=False)["missing"] == ["knotc", "keymgr", "kzonecheck"]
+
+
+def test_in_sync_needs_every_file_no_marker_no_stray_zone_and_an_enabled_knot(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    zone = tmp_path / "lab.test.zone"
+    zone.write_text("x")
+    result = {"restart": False, "directories": [str(tmp_path)], "exclusive": [str(tmp_path / "*.zone")],
+              "files": [{"path": str(zone), "content": "x", "mode": "0640", "owner": "root", "group": "knot"}]}
+    monkeypatch.setattr(build, "file_matches", lambda entry: Path(entry["path"]).read_text() == entry["content"])
+
+    def enabled(argv: Sequence[str]) -> tuple[int, str, str]:
+        return 0, "enabled\n", ""
+
+    marker = str(tmp_path / "knot.json")
+    assert build.in_sync(result, marker, enabled)
+    assert not build.in_sync(result, marker, lambda argv: (1, "disabled\n", ""))
+    assert not build.in_sync({**result, "restart": True}, marker, enabled)
+    (tmp_path / "gone.test.zone").write_text("y")
+    assert not build.in_sync(result, marker, enabled)
+    (tmp_path / "gone.test.zone").unlink()
+    Path(marker).write_text("{}")
+    assert not build.in_sync(result, marker, enabled)
+    Path(marker).unlink()
+    zone.write_text("changed")
+    assert not build.in_sync(result, marker, enabled)

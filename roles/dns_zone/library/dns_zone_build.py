@@ -81,6 +81,10 @@ options:
     type: list
     elements: str
     default: ["0.0.0.0", "::"]
+  apply_marker:
+    description: The reload-pending marker config_apply keeps for knot; while it exists, RV(in_sync) is false.
+    type: path
+    default: /var/lib/bulwark/apply/knot.json
 author: Bulwark maintainers
 notes:
   - Supports check mode (nothing is written; C(kzonecheck) still checks).
@@ -146,6 +150,12 @@ acme_owners:
   description: Per zone, the owner names an ACME update may write TXT records at.
   returned: always
   type: dict
+in_sync:
+  description:
+    - Whether the host already is exactly as built (files, modes, owners, no stray zone file, no reload pending,
+      knot running and enabled); then RV(files) is empty and config_apply has nothing to do.
+  returned: when Knot is installed
+  type: bool
 missing:
   description: Programs of Knot not installed on the host (then nothing else is computed).
   returned: always
@@ -522,6 +532,38 @@ def proc_udp_tables() -> dict[int, str]:
     return tables
 
 
+def file_matches(entry: Mapping[str, Any]) -> bool:
+    """Whether the file at entry["path"] already has the content, mode, owner and group of ``entry``."""
+    import grp
+    import pwd
+
+    try:
+        info = os.stat(entry["path"])
+        with open(entry["path"], encoding="utf-8") as handle:
+            same = handle.read() == entry["content"]
+        return same and (info.st_mode & 0o7777) == int(entry["mode"], 8) \
+            and info.st_uid == pwd.getpwnam(entry["owner"]).pw_uid and info.st_gid == grp.getgrnam(entry["group"]).gr_gid
+    except (OSError, KeyError, UnicodeDecodeError):
+        return False
+
+
+def in_sync(result: Mapping[str, Any], marker: str, run: Runner) -> bool:
+    """Whether config_apply would find nothing to do: every file as built, no stray zone file, the
+    directories there, no reload pending (its marker), knot running and enabled, no restart needed."""
+    import glob
+
+    if result["restart"] or os.path.exists(marker):
+        return False
+    if not all(os.path.isdir(d) for d in result["directories"]):
+        return False
+    declared = {entry["path"] for entry in result["files"]}
+    if any(path not in declared for pattern in result["exclusive"] for path in glob.glob(pattern)):
+        return False
+    if run(["systemctl", "is-enabled", "knot"])[1].strip() != "enabled":
+        return False
+    return all(file_matches(entry) for entry in result["files"])
+
+
 # --- main -------------------------------------------------------------------------------------------------
 
 def build(params: Mapping[str, Any], run: Runner, check_mode: bool) -> dict[str, Any]:
@@ -530,6 +572,7 @@ def build(params: Mapping[str, Any], run: Runner, check_mode: bool) -> dict[str,
     acme_key_file = os.path.join(key_dir, "acme-tsig.key")
     result: dict[str, Any] = {"keys_written": [], "acme_owners": {}, "files": [], "exclusive": [], "directories": [],
                               "test_command": [], "reload_command": [], "restart": False, "changed": False}
+    result["in_sync"] = False
     result["missing"] = [program for program in PROGRAMS if shutil.which(program) is None]
     if result["missing"]:
         return result  # the role installs Knot and calls again
@@ -599,6 +642,11 @@ def build(params: Mapping[str, Any], run: Runner, check_mode: bool) -> dict[str,
         "restart": restart,
         "changed": bool(result["keys_written"]),
     })
+    # The usual re-run: nothing to apply, so the role skips config_apply (one call per run) and the
+    # files need not travel back to the controller.
+    result["in_sync"] = knot_running and in_sync(result, params["apply_marker"], run)
+    if result["in_sync"]:
+        result["files"] = []
     return result
 
 
@@ -614,6 +662,7 @@ def main() -> None:
             "kasp_keys_dir": {"type": "path", "default": "/var/lib/knot/keys/keys"},
             "fact_path": {"type": "path", "default": "/etc/ansible/facts.d/bulwark_dns_zone.fact"},
             "listen": {"type": "list", "elements": "str", "default": ["0.0.0.0", "::"]},
+            "apply_marker": {"type": "path", "default": "/var/lib/bulwark/apply/knot.json"},
         },
         supports_check_mode=True,
     )
