@@ -416,7 +416,7 @@ FACT = json.loads(__FACT__)
 
 def run(argv):
     try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False).stdout
+        return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False).stdout
     except (OSError, subprocess.SubprocessError):
         return ""
 
