@@ -53,7 +53,10 @@ def cmd_site(args: argparse.Namespace) -> int:
     _prepare((args.debian,))
     lab.up(lab.MAIN_LAB, args.debian)
     env = host.venv_env()
-    for playbook in ("playbooks/lab_fixtures.yml", "site.yml", "playbooks/lab_report.yml"):
+    # After site.yml: the parent zone takes lab.test's DS (the lab's registrar), the scanner's resolver
+    # trusts the parent's key, then the report.
+    for playbook in ("playbooks/lab_fixtures.yml", "site.yml", "playbooks/lab_registrar.yml",
+                     "molecule/_shared/lab_resolver.yml", "playbooks/lab_report.yml"):
         argv = ["ansible-playbook", "-i", "inventories/lab", playbook]
         if playbook == "site.yml":
             argv += args.ansible_args

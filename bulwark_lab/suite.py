@@ -23,9 +23,9 @@ from . import ROOT, STATE_DIR
 from .host import venv_env
 
 # Scenarios that also run on Debian 12 (bookworm): those whose behaviour depends on the distribution
-# (OpenSSL 3.0 vs 3.5, nginx and Apache versions, firewalld versions, certspotter 0.16 vs 0.18). The rest run on
-# Debian 13 only.
-DEBIAN12_SCENARIOS = ("firewalld", "nginx_tls", "apache_tls", "ct_monitor")
+# (OpenSSL 3.0 vs 3.5, nginx and Apache versions, firewalld versions, certspotter 0.16 vs 0.18, Knot 3.2 vs
+# 3.4). The rest run on Debian 13 only.
+DEBIAN12_SCENARIOS = ("firewalld", "nginx_tls", "apache_tls", "ct_monitor", "dns_zone")
 # The step name `./bulwark test portable` selects, like a scenario name.
 PORTABLE = "portable"
 # Lanes: lab steps that run at once, each on its own lab network. Two keep both cores busy while the other
