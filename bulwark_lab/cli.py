@@ -1,4 +1,4 @@
-"""`./bulwark`: one entry point for set-up, the lab, the main job and the test suite."""
+"""`./bulwark`: one entry point for set-up, the lab, the main job, its audit and the test suite."""
 
 from __future__ import annotations
 
@@ -47,18 +47,25 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return 0
 
 
+def _playbook(playbook: str, extra: list[str] | None = None) -> int:
+    argv = ["ansible-playbook", "-i", "inventories/lab", playbook, *(extra or [])]
+    print(f"bulwark: running {' '.join(argv)}", file=sys.stderr, flush=True)
+    return subprocess.run(argv, cwd=ROOT, env=host.venv_env(), check=False).returncode
+
+
 def cmd_site(args: argparse.Namespace) -> int:
     _prepare((args.debian,))
     lab.up(lab.MAIN_LAB, args.debian)
-    env = host.venv_env()
-    for playbook in ("playbooks/lab_fixtures.yml", "site.yml", "playbooks/lab_report.yml"):
-        argv = ["ansible-playbook", "-i", "inventories/lab", playbook]
-        if playbook == "site.yml":
-            argv += args.ansible_args
-        print(f"bulwark: running {' '.join(argv)}", file=sys.stderr, flush=True)
-        if subprocess.run(argv, cwd=ROOT, env=env, check=False).returncode != 0:
+    for playbook in ("playbooks/lab_fixtures.yml", "site.yml"):
+        if _playbook(playbook, args.ansible_args if playbook == "site.yml" else None) != 0:
             return 1
-    return 0
+    # The lab, checked from outside against its declaration: audit/audit.html and audit/audit.json.
+    return 0 if _playbook("playbooks/audit.yml") == 0 else 1
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    host.setup_host()
+    return 0 if _playbook("playbooks/audit.yml", args.ansible_args) == 0 else 1
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -90,6 +97,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--debian", default=os.environ.get("BULWARK_DEBIAN", "13"), choices=sorted(images.SUITES))
     s.add_argument("ansible_args", nargs=argparse.REMAINDER, help="extra ansible-playbook arguments")
     s.set_defaults(func=cmd_site)
+
+    s = sub.add_parser("audit", help="check the lab from outside against its declaration; writes audit/audit.html "
+                                     "and audit/audit.json, exits non-zero when a check fails")
+    s.add_argument("ansible_args", nargs=argparse.REMAINDER,
+                   help="extra ansible-playbook arguments, e.g. -e audit_probe_host=scanner or --limit web-nginx")
+    s.set_defaults(func=cmd_audit)
 
     s = sub.add_parser("test", help="the whole test suite: lint, unit tests, every molecule scenario")
     s.add_argument("scenario", nargs="*", help="only these molecule scenarios")

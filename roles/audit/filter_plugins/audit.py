@@ -134,7 +134,8 @@ def audit_plan(host: str, hostvars: Mapping[str, Any], groups: Mapping[str, Sequ
     """What to check on ``host``: ``{host, addresses, services}`` (empty services: nothing declared).
 
     ``context``: ``guidelines`` (the Mozilla profile data the web roles render), ``defaults`` (the other roles'
-    defaults for the variables read here), ``firewall_group`` and ``mail_group`` (inventory groups).
+    defaults for the variables read here), ``firewall_group`` and ``mail_group`` (inventory groups), ``kinds``
+    (only these kinds of service; empty for all).
     """
     if host not in hostvars:
         raise AnsibleFilterError(f"audit_plan: {host!r} is not an inventory host")
@@ -188,6 +189,9 @@ def audit_plan(host: str, hostvars: Mapping[str, Any], groups: Mapping[str, Sequ
     if host in groups.get(str(context.get("mail_group", "mail_servers")), []):
         services.append({"kind": "mail", "service": "mail", "address": primary})
 
+    kinds = list(context.get("kinds") or [])
+    if kinds:
+        services = [s for s in services if s["kind"] in kinds]
     if services:
         services.insert(0, {"kind": "host", "service": "host", "address": primary,
                             "tcp_ports": list(dict.fromkeys(declared_tcp)) or [22]})

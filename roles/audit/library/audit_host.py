@@ -62,6 +62,12 @@ seconds:
   description: Wall time of the checks.
   returned: always
   type: float
+timings:
+  description: C([service, check, seconds]) of every check, slowest first (a check that waits for shared
+    evidence, such as the sslyze scan, includes that wait).
+  returned: always
+  type: list
+  elements: list
 """
 
 import time
@@ -89,7 +95,8 @@ def main() -> None:
     started = time.monotonic()
     ctx = Context(plan, options)
     findings = [f.as_dict() for f in run_host(ctx)]
-    module.exit_json(changed=False, findings=findings, tools=ctx.tools, seconds=round(time.monotonic() - started, 2))
+    module.exit_json(changed=False, findings=findings, tools=ctx.tools, seconds=round(time.monotonic() - started, 2),
+                     timings=[list(t) for t in sorted(ctx.timings, key=lambda t: -t[2])])
 
 
 if __name__ == "__main__":

@@ -132,6 +132,7 @@ class Context:
         self._runner = runner or _run
         self._lock = threading.Lock()
         self._evidence: dict[Any, Future] = {}
+        self.timings: list[tuple[str, str, float]] = []  # (service, check, seconds), for benchmarks
         self.pool = ThreadPoolExecutor(max_workers=int(options.get("threads", 8)))
 
     @property
@@ -185,6 +186,14 @@ def _as_list(value: Any) -> list[Finding]:
 
 
 def run_check(ctx: Context, service: dict[str, Any], item: Check) -> list[Finding]:
+    started = time.monotonic()
+    try:
+        return _run_check(ctx, service, item)
+    finally:
+        ctx.timings.append((str(service["service"]), item.name, round(time.monotonic() - started, 2)))
+
+
+def _run_check(ctx: Context, service: dict[str, Any], item: Check) -> list[Finding]:
     missing = [tool for tool in item.needs if not ctx.has(tool)]
     if missing:
         return [ctx.finding(service, item.name, "n/a",
