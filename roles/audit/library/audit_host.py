@@ -10,8 +10,8 @@ module: audit_host
 short_description: Check one host from outside against its declaration
 description:
   - Runs every check registered for the kinds of service in O(plan) (host, firewall, https, dns, mail) with
-    independent clients on the machine the module runs on (delegate it to the probe): nmap, sslyze (Python
-    library), openssl, curl and dnspython with its own DNSSEC validation.
+    independent clients on the machine the module runs on (delegate it to the probe), namely nmap, sslyze
+    (Python library), openssl, curl and dnspython with its own DNSSEC validation.
   - Never changes anything and never contacts the audited host other than as a client would.
   - A tool missing on the probe makes the checks that need it C(n/a) and adds one C(warn) finding that says
     so; an unreachable host or one without an address gets one C(fail) and the rest C(n/a).
@@ -31,7 +31,7 @@ options:
     type: dict
     default: {}
 notes:
-  - Check mode is supported and changes nothing: the module only reads.
+  - Check mode is supported; the module only reads, in any mode.
 """
 
 EXAMPLES = r"""
