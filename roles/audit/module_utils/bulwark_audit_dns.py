@@ -393,8 +393,9 @@ def check_dnssec(ctx: Context, service: dict[str, Any]) -> Any:
     if elsewhere:
         return ctx.finding(service, "dnssec", "warn", f"validated, but not this host's address: {'; '.join(elsewhere)}",
                            details=lines)
-    return ctx.finding(service, "dnssec", "pass", f"{', '.join(service['names'])}: A records validated to "
-                       f"{lines[1].strip().split(' ')[0] if len(lines) > 1 else 'the anchor'}", details=lines)
+    anchor = next((line.split()[0] for line in lines if "trust anchor" in line), "the trust anchor")
+    return ctx.finding(service, "dnssec", "pass", f"{', '.join(service['names'])}: A records validated from the "
+                       f"trust anchor {anchor}", details=lines)
 
 
 @check("https", "dane-tlsa", needs=("dnspython", "sslyze"), title="TLSA matches the served certificates (DANE)")
