@@ -4,7 +4,6 @@ handling of missing tools, unreachable hosts and broken checks, and the report (
 
 from __future__ import annotations
 
-import ast
 import datetime
 import json
 import subprocess
@@ -470,19 +469,3 @@ def test_the_terminal_summary_lists_hosts_and_failures() -> None:
     assert lines[0].startswith("Bulwark audit from localhost: 2 hosts, 5 checks: 1 pass, 2 fail")
     assert any("FAIL web www.example.org:443 tls-versions" in line and "tls_profile" in line for line in lines)
     assert lines[-1] == "Report: audit/audit.json"
-
-
-@pytest.mark.parametrize("module", ["audit_host", "audit_report"])
-def test_module_documentation_matches_the_argument_spec(module: str) -> None:
-    tree = ast.parse((ROLE / "library" / f"{module}.py").read_text())
-    docs = next(node.value.value for node in ast.walk(tree)
-                if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "DOCUMENTATION")
-    documented = yaml.safe_load(docs)["options"]
-    spec_call = next(node for node in ast.walk(tree)
-                     if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "AnsibleModule")
-    spec = ast.literal_eval(spec_call.keywords[0].value)
-    assert set(documented) == set(spec)
-    for name, option in spec.items():
-        for key in ("type", "default", "elements", "required"):
-            if key in option:
-                assert documented[name].get(key) == option[key], f"{module} {name}.{key}"

@@ -167,6 +167,13 @@ class Context:
         return Finding(self.host, str(service["service"]), name, result, evidence,
                        variable if result == "fail" else None, list(details or []))
 
+    def verdict(self, service: dict[str, Any], name: str, problems: list[str], passed: str, variable: str,
+                details: list[str] | None = None) -> Finding:
+        """A fail listing ``problems`` (and the variable to change) when there are any, else a pass."""
+        if problems:
+            return self.finding(service, name, "fail", "; ".join(problems), variable, details)
+        return self.finding(service, name, "pass", passed, details=details)
+
 
 def _run(argv: list[str], timeout: float, input_text: str | None = None) -> subprocess.CompletedProcess:
     try:

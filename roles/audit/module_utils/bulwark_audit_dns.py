@@ -424,11 +424,9 @@ def check_tlsa(ctx: Context, service: dict[str, Any]) -> Any:
                            for r in records):
                     problems.append(f"{owner}: no {usage} {selector} {mtype} record matches the served "
                                     f"{key_type(chain[0])} certificate")
-    if problems:
-        return ctx.finding(service, "dane-tlsa", "fail", "; ".join(problems),
-                           variable="dns_records_tlsa (re-run dns_records after a certificate change)", details=lines)
-    return ctx.finding(service, "dane-tlsa", "pass", f"every served certificate ({len(chains)}) matches a validated "
-                       f"TLSA record for {', '.join(service['names'])}", details=lines)
+    return ctx.verdict(service, "dane-tlsa", problems, f"every served certificate ({len(chains)}) matches a "
+                       f"validated TLSA record for {', '.join(service['names'])}",
+                       "dns_records_tlsa (re-run dns_records after a certificate change)", details=lines)
 
 
 def caa_identity(issuer: str, identities: list[dict[str, str]]) -> str | None:
@@ -560,7 +558,5 @@ def check_caa_published(ctx: Context, service: dict[str, Any]) -> Any:
                                                                    f"not declared {', '.join(extra)}" if extra else ""])))
         elif result["status"] != "secure":
             problems.append(f"{domain} CAA: {_status_text(result)} ({result['error']})")
-    if problems:
-        return ctx.finding(service, "caa-published", "fail", "; ".join(problems),
-                           variable="dns_records_caa (re-run dns_records)", details=lines)
-    return ctx.finding(service, "caa-published", "pass", "; ".join(lines))
+    return ctx.verdict(service, "caa-published", problems, "; ".join(lines), "dns_records_caa (re-run dns_records)",
+                       details=lines)

@@ -143,10 +143,8 @@ def check_redirect(ctx: Context, service: dict[str, Any]) -> Any:
         lines.append(f"http://{name}{PROBE_PATH} -> {response['status'] or response['error']} {location}".strip())
         if response["status"] != 308 or location != f"https://{name}{PROBE_PATH}":
             problems.append(lines[-1])
-    if problems:
-        return ctx.finding(service, "http-redirect", "fail", "; ".join(problems),
-                           variable="tls_sites (re-apply nginx_tls / apache_tls)", details=lines)
-    return ctx.finding(service, "http-redirect", "pass", "; ".join(lines))
+    return ctx.verdict(service, "http-redirect", problems, "; ".join(lines),
+                       "tls_sites (re-apply nginx_tls / apache_tls)", details=lines)
 
 
 @check("https", "hsts", needs=("curl",), title="HSTS on 200 and 404 responses")
@@ -163,9 +161,8 @@ def check_hsts(ctx: Context, service: dict[str, Any]) -> Any:
                      f"Strict-Transport-Security: {' | '.join(values) or 'none'}")
         for problem in hsts_problems(values, service["hsts"]):
             problems.append(f"{response['status'] or 'no answer'} ({expect}): {problem}")
-    if problems:
-        return ctx.finding(service, "hsts", "fail", "; ".join(problems), variable="tls_sites[].hsts", details=lines)
-    return ctx.finding(service, "hsts", "pass", f"'{service['hsts_header']}' on 200 and 404", details=lines)
+    return ctx.verdict(service, "hsts", problems, f"'{service['hsts_header']}' on 200 and 404", "tls_sites[].hsts",
+                       details=lines)
 
 
 @check("https", "breach", needs=("curl",), title="No compression for a cross-site request (BREACH)")

@@ -128,14 +128,20 @@ def check_undeclared(ctx: Context, service: dict[str, Any]) -> Any:
                        f"{scanned}: only declared ports answer (open: {_fmt(open_ports) or 'none'})", details=details)
 
 
+def _declared_states(ctx: Context, service: dict[str, Any], proto: str, unseen: str
+                     ) -> tuple[dict[int, str], dict[int, str]]:
+    """The declared ports of ``proto`` and the state nmap saw for each (``unseen`` when nmap listed none)."""
+    seen = _seen(ctx, service)
+    declared = seen["declared"].get(proto, {})
+    return declared, {p: seen[proto].get(p, unseen) for p in sorted(declared)}
+
+
 @check("firewall", "declared-ports", needs=("nmap",), title="Declared TCP ports are not filtered")
 def check_declared(ctx: Context, service: dict[str, Any]) -> Any:
     """Every TCP port declared open to everyone is reachable (filtered is a fail; closed: nothing listens)."""
-    seen = _seen(ctx, service)
-    declared = seen["declared"].get("tcp", {})
+    declared, states = _declared_states(ctx, service, "tcp", unseen="filtered")
     if not declared:
         return ctx.finding(service, "declared-ports", "n/a", "no TCP port declared")
-    states = {p: seen["tcp"].get(p, "filtered") for p in sorted(declared)}
     lines = [f"{p}/tcp: {states[p]}" + (" (declared with sources)" if declared[p] == "sources" else "")
              for p in states]
     filtered = [p for p, s in states.items() if s == "filtered" and declared[p] == "open"]
@@ -153,11 +159,9 @@ def check_declared(ctx: Context, service: dict[str, Any]) -> Any:
 @check("firewall", "udp-ports", needs=("nmap",), title="Declared UDP ports answer")
 def check_udp(ctx: Context, service: dict[str, Any]) -> Any:
     """Declared UDP ports answer (UDP is scanned on the declared ports only: silence proves nothing)."""
-    seen = _seen(ctx, service)
-    declared = seen["declared"].get("udp", {})
+    declared, states = _declared_states(ctx, service, "udp", unseen="open|filtered")
     if not declared:
         return ctx.finding(service, "udp-ports", "n/a", "no UDP port declared; undeclared UDP ports are not scanned")
-    states = {p: seen["udp"].get(p, "open|filtered") for p in sorted(declared)}
     text = ", ".join(f"{p}/udp: {s}" for p, s in states.items())
     if all(s == "open" for s in states.values()):
         return ctx.finding(service, "udp-ports", "pass", text)

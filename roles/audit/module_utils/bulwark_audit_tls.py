@@ -292,10 +292,8 @@ def check_chain(ctx: Context, service: dict[str, Any]) -> Any:
             problems.append(f"{kind}: does not validate ({'; '.join(errors) or 'untrusted'})")
         if deployment.received_chain_has_valid_order is False:
             problems.append(f"{kind}: chain sent out of order")
-    if problems:
-        return ctx.finding(service, "certificate-chain", "fail", "; ".join(problems),
-                           variable="tls_sites[].certificates[].chain", details=lines)
-    return ctx.finding(service, "certificate-chain", "pass", "; ".join(lines))
+    return ctx.verdict(service, "certificate-chain", problems, "; ".join(lines), "tls_sites[].certificates[].chain",
+                       details=lines)
 
 
 @check("https", "certificate-names", needs=("sslyze",), title="Certificates cover every name")
@@ -309,11 +307,9 @@ def check_names(ctx: Context, service: dict[str, Any]) -> Any:
         uncovered = [n for n in service["names"] if not any(name_matches(n, p) for p in names)]
         if uncovered:
             problems.append(f"{kind} does not cover {', '.join(uncovered)}")
-    if problems:
-        return ctx.finding(service, "certificate-names", "fail", "; ".join(problems),
-                           variable="tls_sites[].certificates", details=lines)
-    return ctx.finding(service, "certificate-names", "pass", f"{', '.join(service['names'])} covered by every "
-                       "certificate", details=lines)
+    return ctx.verdict(service, "certificate-names", problems,
+                       f"{', '.join(service['names'])} covered by every certificate", "tls_sites[].certificates",
+                       details=lines)
 
 
 def days_left(certificate: Any, now: datetime.datetime | None = None) -> float:
