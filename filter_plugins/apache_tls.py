@@ -1,0 +1,1 @@
+../roles/apache_tls/filter_plugins/apache_tls.py

@@ -1,0 +1,581 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+"""Change a daemon's configuration as one unit and make the daemon run it, durably.
+
+The steps, all in one call so that a re-run with nothing to do costs one round trip:
+
+1. Recover: if an earlier run died while swapping files (its journal says "writing"), put the files it had
+   saved back, so the disk holds one consistent configuration again.
+2. Plan: compare the declared files, links and removals with the host.
+3. Apply: save what will change into the journal (on disk, before the first write), mark a reload as
+   pending, swap the files in, run the test command; when the test fails, restore the saved files.
+4. Sync: when a reload is pending (from this run or from an earlier one that died before its reload), or
+   the service is not running, test once more, then reload (or start) it; enable it at boot; clear the
+   marker only after the daemon accepted the configuration.
+
+So a controller killed at any moment leaves either the old configuration or the new one on disk, and a
+marker that makes the next run finish the job even when it has no file to change.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import stat
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+DOCUMENTATION = r"""
+---
+module: config_apply
+short_description: Write a daemon's configuration as one tested unit, then make the daemon run it, durably
+description:
+  - Brings files, symbolic links and removals to the declared state, then runs O(test_command) (for example
+    C(nginx -t)) against the whole configuration. When the test fails, every change of this run is undone
+    (previous contents, modes, owners and links restored, new files removed) and the module fails with the
+    test's output.
+  - With O(service), the daemon is then made to run what is on disk. Before the first file is replaced, a
+    C(reload pending) marker and a journal of the previous files are written under O(state_dir). The marker is
+    removed only after the reload (or start) succeeded. A later run finds a marker left by a run whose
+    controller died, and reloads even when no file needs to change; a journal left in the middle of a swap is
+    rolled back first, so the files on disk are always one whole configuration.
+  - Nothing is changed (and the test is not run) when everything is already as declared, no reload is
+    pending and the service runs; that is the normal second run, one call.
+options:
+  files:
+    description: Files and their complete contents.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path: {description: Absolute path on the host., type: path, required: true}
+      content: {description: Complete file content., type: str, required: true}
+      mode: {description: Octal mode as a string., type: str, default: "0644"}
+      owner: {description: Owner (name); default keeps the current owner, or root for a new file., type: str}
+      group: {description: Group (name); default keeps the current group, or root for a new file., type: str}
+      diff:
+        description: Show the content in diff mode; set false for files that must not be shown.
+        type: bool
+        default: true
+  links:
+    description: Symbolic links, as C(a2ensite) and C(a2enconf) make them.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path: {description: The link., type: path, required: true}
+      src: {description: What it points to (as written into the link)., type: str, required: true}
+  absent:
+    description: Paths (files or links) that must not exist, such as a distribution's default site.
+    type: list
+    elements: path
+    default: []
+  exclusive:
+    description:
+      - Glob patterns of files this caller owns, such as C(/etc/nginx/conf.d/bulwark-site-*.conf). A file that
+        matches one and is not in O(files) or O(links) is removed, so a site dropped from the variables goes
+        away too.
+    type: list
+    elements: str
+    default: []
+  directories:
+    description: Directories to create (mode 0755) when missing; never removed.
+    type: list
+    elements: path
+    default: []
+  test_command:
+    description:
+      - Command that tests the complete configuration; exit status 0 means good. Empty means no test.
+    type: list
+    elements: str
+    default: []
+  service:
+    description:
+      - The systemd unit that reads these files. After a change, or when an earlier run left a reload pending,
+        it is reloaded (started when it does not run). Empty manages files only.
+    type: str
+    default: ""
+  reload_command:
+    description:
+      - Command that makes the running service read its configuration, for daemons whose own tool does it
+        best (e.g. C([knotc, reload])). Default C(systemctl reload <service>), or C(restart) with O(restart).
+    type: list
+    elements: str
+    default: []
+  restart:
+    description: Restart instead of reload (for daemons that cannot reload).
+    type: bool
+    default: false
+  enabled:
+    description: Start the service at boot. Null leaves it as it is.
+    type: bool
+  request_reload:
+    description:
+      - Mark a reload as pending even when no file of O(files) changed, e.g. because another task replaced a
+        certificate the service reads. The mark is durable like the others.
+    type: bool
+    default: false
+  state_dir:
+    description: Where the markers and journals are kept on the host.
+    type: path
+    default: /var/lib/bulwark/apply
+author: Bulwark maintainers
+notes:
+  - Supports check mode and diff mode. In check mode a pending reload or a stopped service is reported as a
+    change.
+  - Parent directories of O(files[].path) must exist unless listed in O(directories).
+"""
+
+EXAMPLES = r"""
+- name: Write the nginx files, test them together, reload nginx
+  config_apply:
+    files:
+      - path: /etc/nginx/conf.d/bulwark-site-www.example.org.conf
+        content: "{{ lookup('ansible.builtin.template', 'etc/nginx/conf.d/bulwark-site.conf.j2') }}"
+    absent: [/etc/nginx/sites-enabled/default]
+    test_command: [nginx, -t]
+    service: nginx
+    enabled: true
+
+- name: A certificate nginx reads was replaced; reload nginx (durably)
+  config_apply:
+    service: nginx
+    test_command: [nginx, -t]
+    request_reload: true
+"""
+
+RETURN = r"""
+changed_paths:
+  description: Paths written, linked or removed.
+  returned: always
+  type: list
+  elements: str
+reloaded:
+  description: How the service was made to read its configuration (C(reloaded), C(restarted), C(started)), or null.
+  returned: always
+  type: str
+pending_from_earlier_run:
+  description: Whether a run that died before its reload had left a marker (this run did the reload).
+  returned: always
+  type: bool
+recovered:
+  description: Paths put back from the journal of a run that died while swapping files.
+  returned: always
+  type: list
+  elements: str
+test_output:
+  description: Output of the test command, when it ran.
+  returned: when the test ran
+  type: str
+"""
+
+Runner = Callable[[Sequence[str]], "tuple[int, str, str]"]
+
+PHASE_WRITING = "writing"
+PHASE_PENDING = "pending"
+
+
+@dataclass
+class Saved:
+    """What a path was before this run changed it: absent, a link, or a file with its content and metadata."""
+
+    path: str
+    kind: str  # "absent", "link", "file"
+    data: bytes = b""
+    link: str = ""
+    mode: int = 0o644
+    uid: int = 0
+    gid: int = 0
+
+
+def _save(path: str) -> Saved:
+    if os.path.islink(path):
+        return Saved(path, "link", link=os.readlink(path))
+    if os.path.isfile(path):
+        info = os.stat(path)
+        with open(path, "rb") as handle:
+            return Saved(path, "file", data=handle.read(), mode=stat.S_IMODE(info.st_mode), uid=info.st_uid,
+                         gid=info.st_gid)
+    if os.path.lexists(path):
+        raise OSError(f"{path} exists but is neither a file nor a link")
+    return Saved(path, "absent")
+
+
+def _fsync_dir(directory: str) -> None:
+    fd = os.open(directory or ".", os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write(path: str, data: bytes, mode: int, uid: int = -1, gid: int = -1) -> None:
+    """Replace ``path`` atomically and durably (temporary file in the same directory, fsync, rename)."""
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".bulwark-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        if uid >= 0 or gid >= 0:
+            os.chown(tmp, uid, gid)
+        if os.path.islink(path):
+            os.unlink(path)
+        os.replace(tmp, path)
+        _fsync_dir(directory)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _remove(path: str) -> None:
+    if os.path.lexists(path):
+        os.unlink(path)
+
+
+def _restore(saved: Saved) -> None:
+    if saved.kind == "absent":
+        _remove(saved.path)
+    elif saved.kind == "link":
+        _remove(saved.path)
+        os.symlink(saved.link, saved.path)
+    else:
+        _write(saved.path, saved.data, saved.mode, saved.uid, saved.gid)
+
+
+@dataclass
+class Plan:
+    """The changes needed to reach the declared state, with the diff to show for them."""
+
+    directories: list[str] = field(default_factory=list)
+    writes: list[tuple[str, bytes, int, int, int]] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)
+    removals: list[str] = field(default_factory=list)
+    diff: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def paths(self) -> list[str]:
+        return self.directories + [w[0] for w in self.writes] + [link[0] for link in self.links] + self.removals
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
+
+
+IdLookup = Callable[[str, str], int]
+
+
+def _lookup_id(kind: str, name: str) -> int:
+    """uid of a user name or gid of a group name (a number is taken as it is)."""
+    if name.isdigit():
+        return int(name)
+    import grp
+    import pwd
+
+    try:
+        return pwd.getpwnam(name).pw_uid if kind == "owner" else grp.getgrnam(name).gr_gid
+    except KeyError:
+        raise OSError(f"{kind} {name!r} does not exist on the host") from None
+
+
+def plan(files: Sequence[dict[str, Any]], links: Sequence[dict[str, str]], absent: Sequence[str],
+         directories: Sequence[str], exclusive: Sequence[str] = (), lookup_id: IdLookup = _lookup_id) -> Plan:
+    """Compare the declared state with the host; nothing is changed."""
+    result = Plan()
+    declared = {entry["path"] for entry in files} | {entry["path"] for entry in links}
+    owned = sorted({path for pattern in exclusive for path in glob.glob(pattern)} - declared)
+    absent = list(dict.fromkeys([*absent, *owned]))
+    result.directories = [d for d in directories if not os.path.isdir(d)]
+    for entry in files:
+        path, data = entry["path"], entry["content"].encode("utf-8")
+        mode = int(str(entry.get("mode") or "0644"), 8)
+        current = _save(path)
+        uid = lookup_id("owner", entry["owner"]) if entry.get("owner") else (current.uid if current.kind == "file"
+                                                                             else 0)
+        gid = lookup_id("group", entry["group"]) if entry.get("group") else (current.gid if current.kind == "file"
+                                                                             else 0)
+        if current.kind == "file" and (current.data, current.mode, current.uid, current.gid) == (data, mode, uid, gid):
+            continue
+        result.writes.append((path, data, mode, uid, gid))
+        if entry.get("diff", True):
+            before = _text(current.data) if current.kind == "file" else (f"-> {current.link}\n" if current.link
+                                                                         else "")
+            after = _text(data)
+        else:
+            before, after = "(content not shown)\n" if current.kind == "file" else "", "(content not shown)\n"
+        result.diff.append({"before_header": path, "after_header": path, "before": before, "after": after})
+    for entry in links:
+        path, src = entry["path"], entry["src"]
+        if os.path.islink(path) and os.readlink(path) == src:
+            continue
+        result.links.append((path, src))
+        result.diff.append({"before_header": path, "after_header": path, "before": "", "after": f"-> {src}\n"})
+    for path in absent:
+        if os.path.lexists(path):
+            result.removals.append(path)
+            result.diff.append({"before_header": path, "after_header": "(absent)", "before": f"{path}\n", "after": ""})
+    return result
+
+
+class ApplyFailed(Exception):
+    """The test command rejected the new configuration; the previous state is back in place."""
+
+    def __init__(self, output: str, restored_ok: bool) -> None:
+        super().__init__(output)
+        self.output = output
+        self.restored_ok = restored_ok
+
+
+class Journal:
+    """The durable state of one service's apply on the host: a marker and the saved previous files.
+
+    ``<state_dir>/<service>.json`` holds ``{"phase": "writing"|"pending", "since": <epoch>, "saved": [...]}``;
+    the saved file contents are in ``<state_dir>/<service>.saved/<n>``. "writing": files are being swapped (the
+    saved ones are the consistent previous configuration); "pending": the files on disk passed the test and
+    the daemon has not been made to read them yet.
+    """
+
+    def __init__(self, state_dir: str, name: str) -> None:
+        self.state_dir = state_dir
+        self.marker = os.path.join(state_dir, f"{name}.json")
+        self.saved_dir = os.path.join(state_dir, f"{name}.saved")
+
+    def read(self) -> dict[str, Any] | None:
+        try:
+            with open(self.marker, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            # A marker cut short by a crash still means "not known to be loaded": treat it as pending.
+            return {"phase": PHASE_PENDING, "saved": []}
+        return data if isinstance(data, dict) else {"phase": PHASE_PENDING, "saved": []}
+
+    def _write_marker(self, data: dict[str, Any]) -> None:
+        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+        _write(self.marker, json.dumps(data, sort_keys=True).encode(), 0o600)
+
+    def begin(self, saved: Sequence[Saved]) -> None:
+        """Record the previous files durably, then mark the swap as under way."""
+        shutil.rmtree(self.saved_dir, ignore_errors=True)
+        os.makedirs(self.saved_dir, mode=0o700)
+        entries = []
+        for number, item in enumerate(saved):
+            meta = asdict(item)
+            del meta["data"]
+            if item.kind == "file":
+                _write(os.path.join(self.saved_dir, str(number)), item.data, 0o600)
+            entries.append(meta)
+        _fsync_dir(self.saved_dir)
+        self._write_marker({"phase": PHASE_WRITING, "since": int(time.time()), "saved": entries})
+
+    def mark_pending(self) -> None:
+        current = self.read() or {}
+        self._write_marker({"phase": PHASE_PENDING, "since": current.get("since", int(time.time())), "saved": []})
+        shutil.rmtree(self.saved_dir, ignore_errors=True)
+
+    def clear(self) -> None:
+        _remove(self.marker)
+        shutil.rmtree(self.saved_dir, ignore_errors=True)
+
+    def saved(self) -> list[Saved]:
+        items = []
+        for number, meta in enumerate((self.read() or {}).get("saved", [])):
+            data = b""
+            if meta.get("kind") == "file":
+                with open(os.path.join(self.saved_dir, str(number)), "rb") as handle:
+                    data = handle.read()
+            items.append(Saved(meta["path"], meta["kind"], data, meta.get("link", ""), meta.get("mode", 0o644),
+                               meta.get("uid", 0), meta.get("gid", 0)))
+        return items
+
+
+def recover(journal: Journal) -> list[str]:
+    """Roll back a swap that an earlier run left half done; the reload stays pending. Returns the paths."""
+    state = journal.read()
+    if not state or state.get("phase") != PHASE_WRITING:
+        return []
+    saved = journal.saved()
+    for item in reversed(saved):
+        _restore(item)
+    journal.mark_pending()
+    return [item.path for item in saved]
+
+
+def apply(todo: Plan, test: Runner, test_command: Sequence[str], journal: Journal | None = None) -> str:
+    """Carry out ``todo``, run the test; undo everything and raise ApplyFailed when it fails.
+
+    With a ``journal``, the previous files are saved to disk before the first write and a reload is left
+    pending when the test passes.
+    """
+    for directory in todo.directories:
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+    saved = [_save(path) for path, *_ in todo.writes] + [_save(path) for path, _ in todo.links] + \
+        [_save(path) for path in todo.removals]
+    earlier = journal.read() if journal else None
+    if journal:
+        journal.begin(saved)
+    try:
+        for path, data, mode, uid, gid in todo.writes:
+            _write(path, data, mode, uid, gid)
+        for path, src in todo.links:
+            _remove(path)
+            os.symlink(src, path)
+        for path in todo.removals:
+            _remove(path)
+        rc, out, err = test(test_command) if test_command else (0, "", "")
+    except OSError as exc:
+        rc, out, err = 1, "", f"{exc}"
+    output = "\n".join(part for part in (out.strip(), err.strip()) if part)
+    if rc == 0:
+        if journal:
+            journal.mark_pending()
+        return output
+    for item in reversed(saved):
+        _restore(item)
+    restored_rc = test(test_command)[0] if test_command else 0
+    if journal:
+        # The previous files are back. A reload an earlier run left pending still is (for those files).
+        if earlier:
+            journal.mark_pending()
+        else:
+            journal.clear()
+    raise ApplyFailed(output, restored_rc == 0)
+
+
+@dataclass
+class ServiceState:
+    active: bool
+    enabled: bool
+
+
+def service_state(run: Runner, service: str) -> ServiceState:
+    _, active, _ = run(["systemctl", "is-active", service])
+    _, enabled, _ = run(["systemctl", "is-enabled", service])
+    return ServiceState(active.strip() in ("active", "reloading"), enabled.strip() == "enabled")
+
+
+def sync_service(run: Runner, service: str, state: ServiceState, reload_command: Sequence[str], restart: bool,
+                 read_config: bool, enabled: bool | None) -> str | None:
+    """Make ``service`` read its configuration when ``read_config`` (reload, restart, or start it; a stopped
+    service is always started), and make it start at boot or not as ``enabled`` says (None: leave it)."""
+    how = None
+    argv: list[str] = []
+    if not state.active:
+        argv, how = ["systemctl", "start", service], "started"
+    elif read_config and reload_command:
+        argv, how = list(reload_command), "reloaded"
+    elif read_config:
+        argv, how = ["systemctl", "restart" if restart else "reload", service], "restarted" if restart else "reloaded"
+    if argv:
+        rc, out, err = run(argv)
+        if rc != 0:
+            raise RuntimeError(f"`{' '.join(argv)}` failed (exit {rc}): {(err or out).strip()}")
+    if enabled is not None and enabled != state.enabled:
+        verb = "enable" if enabled else "disable"
+        rc, out, err = run(["systemctl", verb, service])
+        if rc != 0:
+            raise RuntimeError(f"`systemctl {verb} {service}` failed (exit {rc}): {(err or out).strip()}")
+    return how
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "files": {"type": "list", "elements": "dict", "default": [], "options": {
+                "path": {"type": "path", "required": True},
+                "content": {"type": "str", "required": True},
+                "mode": {"type": "str", "default": "0644"},
+                "owner": {"type": "str"},
+                "group": {"type": "str"},
+                "diff": {"type": "bool", "default": True},
+            }},
+            "links": {"type": "list", "elements": "dict", "default": [], "options": {
+                "path": {"type": "path", "required": True},
+                "src": {"type": "str", "required": True},
+            }},
+            "absent": {"type": "list", "elements": "path", "default": []},
+            "exclusive": {"type": "list", "elements": "str", "default": []},
+            "directories": {"type": "list", "elements": "path", "default": []},
+            "test_command": {"type": "list", "elements": "str", "default": []},
+            "service": {"type": "str", "default": ""},
+            "reload_command": {"type": "list", "elements": "str", "default": []},
+            "restart": {"type": "bool", "default": False},
+            "enabled": {"type": "bool"},
+            "request_reload": {"type": "bool", "default": False},
+            "state_dir": {"type": "path", "default": "/var/lib/bulwark/apply"},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+
+    def run(argv: Sequence[str]) -> tuple[int, str, str]:
+        return module.run_command(list(argv), environ_update={"LC_ALL": "C"})
+
+    journal = Journal(p["state_dir"], p["service"]) if p["service"] else None
+    result: dict[str, Any] = {"changed": False, "changed_paths": [], "reloaded": None,
+                              "pending_from_earlier_run": False, "recovered": []}
+    if p["test_command"] and shutil.which(p["test_command"][0]) is None and not os.path.isabs(p["test_command"][0]):
+        module.fail_json(msg=f"test_command: {p['test_command'][0]} not found on the host", **result)
+    try:
+        if journal and not module.check_mode:
+            result["recovered"] = recover(journal)
+        earlier = journal.read() if journal else None
+        result["pending_from_earlier_run"] = bool(earlier)
+        todo = plan(p["files"], p["links"], p["absent"], p["directories"], p["exclusive"])
+    except OSError as exc:
+        module.fail_json(msg=f"config_apply: {exc}", **result)
+    result["changed_paths"] = todo.paths
+    if module._diff and todo.diff:
+        result["diff"] = todo.diff
+    state = service_state(run, p["service"]) if p["service"] else None
+    read_config = bool(todo.paths or earlier or p["request_reload"])
+    needs_sync = bool(state) and (read_config or not state.active
+                                  or (p["enabled"] is not None and p["enabled"] != state.enabled))
+    result["changed"] = bool(todo.paths) or needs_sync or bool(result["recovered"])
+    if module.check_mode:
+        module.exit_json(**result)
+
+    tested = False
+    if todo.paths:
+        try:
+            result["test_output"] = apply(todo, run, p["test_command"], journal)
+            tested = True
+        except ApplyFailed as failed:
+            state_text = "the previous files are back in place" if failed.restored_ok else \
+                "the previous files are back in place, but the test fails on them too"
+            module.fail_json(msg=f"{' '.join(p['test_command'])} rejected the new configuration; nothing was "
+                                 f"reloaded and {state_text}:\n{failed.output}",
+                             test_output=failed.output, restored=True, **{**result, "changed": False})
+        except OSError as exc:
+            module.fail_json(msg=f"config_apply: {exc}", **result)
+    if journal and state and needs_sync:
+        if p["request_reload"] and not journal.read():
+            journal.mark_pending()
+        if p["test_command"] and not tested and (read_config or not state.active):
+            rc, out, err = run(p["test_command"])
+            if rc != 0:
+                module.fail_json(msg=f"{' '.join(p['test_command'])} rejects the configuration on disk, so "
+                                     f"{p['service']} was not reloaded; the reload stays pending:\n"
+                                     f"{(out + err).strip()}", **result)
+        try:
+            result["reloaded"] = sync_service(run, p["service"], state, p["reload_command"], p["restart"],
+                                              read_config, p["enabled"])
+        except RuntimeError as exc:
+            module.fail_json(msg=f"{exc}; the reload stays pending for the next run", **result)
+        journal.clear()
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

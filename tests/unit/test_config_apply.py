@@ -1,0 +1,234 @@
+"""Unit tests for roles/shared/library/config_apply.py: write, test, roll back as one unit; durable reloads."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from config_apply import (ApplyFailed, Journal, ServiceState, apply, plan, recover, service_state,
+                          sync_service)
+
+
+class FakeTest:
+    """A test command whose verdict the test chooses; it records what the files said when it ran."""
+
+    def __init__(self, *verdicts: int, watch: Path | None = None) -> None:
+        self.verdicts = list(verdicts)
+        self.watch = watch
+        self.seen: list[str | None] = []
+
+    def __call__(self, argv: Sequence[str]) -> tuple[int, str, str]:
+        self.seen.append(self.watch.read_text() if self.watch and self.watch.exists() else None)
+        rc = self.verdicts.pop(0)
+        return rc, "", "" if rc == 0 else "nginx: [emerg] bad directive"
+
+
+@pytest.fixture()
+def etc(tmp_path: Path) -> Path:
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "sites-enabled").mkdir()
+    (tmp_path / "sites-available").mkdir()
+    (tmp_path / "conf.d" / "tls.conf").write_text("old\n")
+    (tmp_path / "conf.d" / "tls.conf").chmod(0o640)
+    (tmp_path / "conf.d" / "bulwark-site-gone.conf").write_text("gone\n")
+    (tmp_path / "sites-available" / "default").write_text("default site\n")
+    (tmp_path / "sites-enabled" / "default").symlink_to("../sites-available/default")
+    return tmp_path
+
+
+def declared(etc: Path) -> dict[str, object]:
+    return {
+        "files": [{"path": str(etc / "conf.d" / "tls.conf"), "content": "new\n", "mode": "0644"},
+                  {"path": str(etc / "conf.d" / "bulwark-site-www.conf"), "content": "www\n", "mode": "0644"}],
+        "links": [{"path": str(etc / "sites-enabled" / "www.conf"), "src": "../sites-available/www.conf"}],
+        "absent": [str(etc / "sites-enabled" / "default")],
+        "directories": [str(etc / "acme" / ".well-known" / "acme-challenge")],
+        "exclusive": [str(etc / "conf.d" / "bulwark-site-*.conf")],
+    }
+
+
+def snapshot(root: Path) -> dict[str, tuple[str, str, int]]:
+    state = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        if path.is_symlink():
+            state[rel] = ("link", os.readlink(path), 0)
+        elif path.is_file():
+            state[rel] = ("file", path.read_text(), path.stat().st_mode & 0o777)
+        else:
+            state[rel] = ("dir", "", 0)
+    return state
+
+
+def test_plan_lists_every_change_and_touches_nothing(etc: Path) -> None:
+    before = snapshot(etc)
+    todo = plan(**declared(etc))
+    assert snapshot(etc) == before
+    assert sorted(Path(p).name for p in todo.paths) == sorted(
+        ["acme-challenge", "tls.conf", "bulwark-site-www.conf", "www.conf", "default", "bulwark-site-gone.conf"])
+    diffs = {d["before_header"]: d for d in todo.diff}
+    assert diffs[str(etc / "conf.d" / "tls.conf")]["before"] == "old\n"
+
+
+def test_apply_then_nothing_left_to_do(etc: Path) -> None:
+    test = FakeTest(0)
+    apply(plan(**declared(etc)), test, ["nginx", "-t"])
+    state = snapshot(etc)
+    assert state["conf.d/tls.conf"] == ("file", "new\n", 0o644)
+    assert state["conf.d/bulwark-site-www.conf"] == ("file", "www\n", 0o644)
+    assert state["sites-enabled/www.conf"] == ("link", "../sites-available/www.conf", 0)
+    assert "sites-enabled/default" not in state and "conf.d/bulwark-site-gone.conf" not in state
+    assert state["acme/.well-known/acme-challenge"] == ("dir", "", 0)
+    assert not [name for name in state if ".bulwark-" in name]
+    assert plan(**declared(etc)).paths == []
+
+
+def test_the_test_sees_the_new_files(etc: Path) -> None:
+    test = FakeTest(0, watch=etc / "conf.d" / "tls.conf")
+    apply(plan(**declared(etc)), test, ["nginx", "-t"])
+    assert test.seen == ["new\n"]
+
+
+def test_failed_test_puts_everything_back(etc: Path) -> None:
+    (etc / "acme").mkdir()
+    before = snapshot(etc)
+    test = FakeTest(1, 0, watch=etc / "conf.d" / "tls.conf")
+    with pytest.raises(ApplyFailed) as failed:
+        apply(plan(**declared(etc)), test, ["nginx", "-t"])
+    assert failed.value.output == "nginx: [emerg] bad directive"
+    assert failed.value.restored_ok is True
+    assert test.seen == ["new\n", "old\n"]  # tested the new files, then the restored ones
+    after = snapshot(etc)
+    # Only the directory the run created stays (empty, harmless); every file, mode and link is as before.
+    assert {k: v for k, v in after.items() if not k.startswith("acme/")} == \
+        {k: v for k, v in before.items() if not k.startswith("acme/")}
+
+
+def test_restored_state_failing_too_is_reported(etc: Path) -> None:
+    with pytest.raises(ApplyFailed) as failed:
+        apply(plan(**declared(etc)), FakeTest(1, 1), ["nginx", "-t"])
+    assert failed.value.restored_ok is False
+
+
+def test_mode_change_alone_is_a_change(etc: Path) -> None:
+    files = [{"path": str(etc / "conf.d" / "tls.conf"), "content": "old\n", "mode": "0644"}]
+    todo = plan(files, [], [], [], lookup_id=lambda kind, name: 0)
+    assert todo.paths == [str(etc / "conf.d" / "tls.conf")]
+    apply(todo, FakeTest(0), ["true"])
+    assert (etc / "conf.d" / "tls.conf").stat().st_mode & 0o777 == 0o644
+
+
+def _ids(kind: str, name: str) -> int:
+    return {"root": os.getuid(), "knot": os.getgid()}[name]
+
+
+def test_owner_and_group_are_part_of_the_state(etc: Path) -> None:
+    path = etc / "conf.d" / "tls.conf"
+    stat = path.stat()
+    files = [{"path": str(path), "content": "old\n", "mode": "0640", "owner": "root", "group": "knot"}]
+    assert plan(files, [], [], [], lookup_id=_ids).paths == ([] if (stat.st_uid, stat.st_gid) == (os.getuid(), os.getgid())
+                                                             else [str(path)])
+
+
+def test_hidden_content_is_not_in_the_diff(etc: Path) -> None:
+    files = [{"path": str(etc / "conf.d" / "secret.conf"), "content": "key: s3cret\n", "diff": False}]
+    todo = plan(files, [], [], [], lookup_id=lambda kind, name: 0)
+    assert "s3cret" not in json.dumps(todo.diff)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Durability: the journal and the "reload pending" marker
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_a_passed_test_leaves_a_reload_pending(etc: Path, tmp_path: Path) -> None:
+    journal = Journal(str(etc.with_name(etc.name + "-state")), "nginx")
+    apply(plan(**declared(etc)), FakeTest(0), ["nginx", "-t"], journal)
+    assert journal.read()["phase"] == "pending"
+    assert not Path(journal.saved_dir).exists()
+
+
+def test_a_failed_test_leaves_no_marker_unless_one_was_pending(etc: Path, tmp_path: Path) -> None:
+    journal = Journal(str(etc.with_name(etc.name + "-state")), "nginx")
+    with pytest.raises(ApplyFailed):
+        apply(plan(**declared(etc)), FakeTest(1, 0), ["nginx", "-t"], journal)
+    assert journal.read() is None
+    journal.mark_pending()  # an earlier run died before its reload
+    with pytest.raises(ApplyFailed):
+        apply(plan(**declared(etc)), FakeTest(1, 0), ["nginx", "-t"], journal)
+    assert journal.read()["phase"] == "pending"
+
+
+class Killed(Exception):
+    """The controller died: nothing after this point of the run happens."""
+
+
+def test_a_swap_cut_short_is_rolled_back_by_the_next_run(etc: Path, tmp_path: Path) -> None:
+    before = snapshot(etc)
+    journal = Journal(str(etc.with_name(etc.name + "-state")), "nginx")
+    todo = plan(**declared(etc))
+
+    def dies(argv: Sequence[str]) -> tuple[int, str, str]:
+        raise Killed  # files swapped, the test never ran
+
+    with pytest.raises(Killed):
+        apply(todo, dies, ["nginx", "-t"], journal)
+    assert journal.read()["phase"] == "writing"
+    assert snapshot(etc) != before
+    recovered = recover(journal)
+    assert sorted(Path(p).name for p in recovered) == sorted(
+        ["tls.conf", "bulwark-site-www.conf", "www.conf", "default", "bulwark-site-gone.conf"])
+    after = snapshot(etc)
+    assert {k: v for k, v in after.items() if not k.startswith("acme")} == \
+        {k: v for k, v in before.items() if not k.startswith("acme")}
+    # The daemon may run either configuration now: a reload stays pending.
+    assert journal.read()["phase"] == "pending"
+    assert recover(journal) == []
+
+
+def test_a_marker_cut_short_counts_as_pending(tmp_path: Path) -> None:
+    journal = Journal(str(tmp_path), "knot")
+    Path(journal.marker).write_text('{"phase": "pen')
+    assert journal.read()["phase"] == "pending"
+
+
+class FakeSystemctl:
+    def __init__(self, active: str = "active", enabled: str = "enabled", fail: str = "") -> None:
+        self.active, self.enabled, self.fail = active, enabled, fail
+        self.calls: list[list[str]] = []
+
+    def __call__(self, argv: Sequence[str]) -> tuple[int, str, str]:
+        self.calls.append(list(argv))
+        if argv[1] == "is-active":
+            return (0 if self.active == "active" else 3), self.active + "\n", ""
+        if argv[1] == "is-enabled":
+            return (0 if self.enabled == "enabled" else 1), self.enabled + "\n", ""
+        return (1 if argv[1] == self.fail else 0), "", "boom" if argv[1] == self.fail else ""
+
+
+def test_service_state_reads_systemctl() -> None:
+    assert service_state(FakeSystemctl("inactive", "disabled"), "nginx") == ServiceState(False, False)
+    assert service_state(FakeSystemctl(), "nginx") == ServiceState(True, True)
+
+
+@pytest.mark.parametrize("state,read,command,enabled,expected,calls", [
+    (ServiceState(True, True), True, [], True, "reloaded", [["systemctl", "reload", "nginx"]]),
+    (ServiceState(True, True), True, ["knotc", "reload"], True, "reloaded", [["knotc", "reload"]]),
+    (ServiceState(False, False), True, [], True, "started",
+     [["systemctl", "start", "nginx"], ["systemctl", "enable", "nginx"]]),
+    (ServiceState(True, False), False, [], True, None, [["systemctl", "enable", "nginx"]]),
+    (ServiceState(True, True), False, [], None, None, []),
+])
+def test_sync_service(state: ServiceState, read: bool, command: list[str], enabled: bool | None,
+                      expected: str | None, calls: list[list[str]]) -> None:
+    systemctl = FakeSystemctl()
+    assert sync_service(systemctl, "nginx", state, command, False, read, enabled) == expected
+    assert systemctl.calls == calls
+
+
+def test_a_failed_reload_is_an_error() -> None:
+    with pytest.raises(RuntimeError, match="systemctl reload nginx"):
+        sync_service(FakeSystemctl(fail="reload"), "nginx", ServiceState(True, True), [], False, True, None)
