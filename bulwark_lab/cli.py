@@ -128,7 +128,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    # `./bulwark audit -e audit_probe_host=scanner`: argparse's REMAINDER does not take a leading option, so the
+    # options it does not know go to ansible-playbook for the commands that pass arguments on.
+    args, unknown = p.parse_known_args(argv)
+    if unknown:
+        if not hasattr(args, "ansible_args"):
+            p.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.ansible_args = unknown + list(args.ansible_args)
     try:
         return args.func(args)
     except StepError as exc:

@@ -86,3 +86,14 @@ def test_lanes_run_lab_steps_side_by_side_each_on_its_own_slot(tmp_path: Path, m
     assert sorted({line.split()[0] for line in record.read_text().splitlines()}) == ["7", "9"]
     assert [s.passed for s in steps] == [True, True, True, True, True, False]
     assert "it broke" in Path(steps[-1].log).read_text()
+
+
+def test_audit_passes_its_options_on_to_ansible_playbook(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bulwark_lab import cli
+
+    seen = []
+    monkeypatch.setattr(cli, "cmd_audit", lambda args: seen.append(args.ansible_args) or 0)
+    assert cli.main(["audit", "-e", "audit_probe_host=scanner", "--limit", "web-nginx"]) == 0
+    assert seen == [["-e", "audit_probe_host=scanner", "--limit", "web-nginx"]]
+    with pytest.raises(SystemExit):
+        cli.main(["lab", "up", "--nonsense"])
