@@ -85,7 +85,10 @@ def _scan(ctx: Context, service: dict[str, Any]) -> dict[str, Any]:
     if ":" in service["address"]:
         argv.append("-6")
     argv.append(service["address"])
-    proc = ctx.run(argv, timeout=float(ctx.options.get("scan_timeout", 300)))
+    for _attempt in range(2):  # nmap reads every interface and route at start: a bridge that vanishes meanwhile
+        proc = ctx.run(argv, timeout=float(ctx.options.get("scan_timeout", 300)))  # (another lab) fails the run
+        if proc.returncode == 0 and "<nmaprun" in proc.stdout:
+            break
     if proc.returncode != 0 or "<nmaprun" not in proc.stdout:
         raise RuntimeError(f"nmap exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()[-300:]}")
     seen = parse_nmap_xml(proc.stdout)
