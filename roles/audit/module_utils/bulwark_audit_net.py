@@ -85,8 +85,10 @@ def _scan(ctx: Context, service: dict[str, Any]) -> dict[str, Any]:
     if ":" in service["address"]:
         argv.append("-6")
     argv.append(service["address"])
-    for _attempt in range(2):  # nmap reads every interface and route at start: a bridge that vanishes meanwhile
-        proc = ctx.run(argv, timeout=float(ctx.options.get("scan_timeout", 300)))  # (another lab) fails the run
+    # Two tries: nmap reads every interface and route when it starts, and a network that vanishes meanwhile
+    # (another container's bridge) fails the run.
+    for _attempt in range(2):
+        proc = ctx.run(argv, timeout=float(ctx.options.get("scan_timeout", 300)))
         if proc.returncode == 0 and "<nmaprun" in proc.stdout:
             break
     if proc.returncode != 0 or "<nmaprun" not in proc.stdout:
