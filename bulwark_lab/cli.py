@@ -1,4 +1,4 @@
-"""`./bulwark`: one entry point for set-up, the lab, the main job and the test suite."""
+"""`./bulwark`: one entry point for set-up, the lab, the main job, its audit and the test suite."""
 
 from __future__ import annotations
 
@@ -49,21 +49,28 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return 0
 
 
+def _playbook(playbook: str, extra: list[str] | None = None) -> int:
+    argv = ["ansible-playbook", "-i", "inventories/lab", playbook, *(extra or [])]
+    print(f"bulwark: running {' '.join(argv)}", file=sys.stderr, flush=True)
+    return subprocess.run(argv, cwd=ROOT, env=host.venv_env(), check=False).returncode
+
+
 def cmd_site(args: argparse.Namespace) -> int:
     _prepare((args.debian,))
     lab.up(lab.MAIN_LAB, args.debian)
-    env = host.venv_env()
-    # After site.yml: the parent zone takes lab.test's DS (the lab's registrar), the scanner's resolver
-    # trusts the parent's key, then the report.
+    # After site.yml: the parent zone takes lab.test's DS (the lab's registrar) and the scanner's resolver trusts
+    # the parent's key.
     for playbook in ("playbooks/lab_fixtures.yml", "site.yml", "playbooks/lab_registrar.yml",
-                     "molecule/_shared/lab_resolver.yml", "playbooks/lab_report.yml"):
-        argv = ["ansible-playbook", "-i", "inventories/lab", playbook]
-        if playbook == "site.yml":
-            argv += args.ansible_args
-        print(f"bulwark: running {' '.join(argv)}", file=sys.stderr, flush=True)
-        if subprocess.run(argv, cwd=ROOT, env=env, check=False).returncode != 0:
+                     "molecule/_shared/lab_resolver.yml"):
+        if _playbook(playbook, args.ansible_args if playbook == "site.yml" else None) != 0:
             return 1
-    return 0
+    # The lab, checked from outside against its declaration: audit/audit.html and audit/audit.json.
+    return 0 if _playbook("playbooks/audit.yml") == 0 else 1
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    host.setup_host()
+    return 0 if _playbook("playbooks/audit.yml", args.ansible_args) == 0 else 1
 
 
 def cmd_collection(args: argparse.Namespace) -> int:
@@ -122,6 +129,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("ansible_args", nargs=argparse.REMAINDER, help="extra ansible-playbook arguments")
     s.set_defaults(func=cmd_site)
 
+    s = sub.add_parser("audit", help="check the lab from outside against its declaration; writes audit/audit.html "
+                                     "and audit/audit.json, exits non-zero when a check fails")
+    s.add_argument("ansible_args", nargs=argparse.REMAINDER,
+                   help="extra ansible-playbook arguments, e.g. -e audit_probe_host=scanner or --limit web-nginx")
+    s.set_defaults(func=cmd_audit)
+
     s = sub.add_parser("collection", help="stage the roles as the collection bulwark.hardening and build its tarball")
     s.add_argument("action", choices=["build", "stage", "sanity"],
                    help="build: bulwark-hardening-<version>.tar.gz (build/dist/); stage: only the staged tree "
@@ -146,7 +159,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    # `./bulwark audit -e audit_probe_host=scanner`: argparse's REMAINDER does not take a leading option, so the
+    # options it does not know go to ansible-playbook for the commands that pass arguments on.
+    args, unknown = p.parse_known_args(argv)
+    if unknown:
+        if not hasattr(args, "ansible_args"):
+            p.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.ansible_args = unknown + list(args.ansible_args)
     try:
         return args.func(args)
     except StepError as exc:

@@ -98,3 +98,14 @@ def test_lanes_run_lab_steps_side_by_side_each_on_its_own_slot(tmp_path: Path, m
 def test_suite_can_run_the_portable_tests_alone_as_a_lab_step() -> None:
     [step] = suite.plan(["portable"], lint=False, unit=False, debian12=True)
     assert step.argv[-1] == "tests/portable" and step.extra_env == {"BULWARK_DEBIAN": "13"} and step.lab
+
+
+def test_audit_passes_its_options_on_to_ansible_playbook(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bulwark_lab import cli
+
+    seen = []
+    monkeypatch.setattr(cli, "cmd_audit", lambda args: seen.append(args.ansible_args) or 0)
+    assert cli.main(["audit", "-e", "audit_probe_host=scanner", "--limit", "web-nginx"]) == 0
+    assert seen == [["-e", "audit_probe_host=scanner", "--limit", "web-nginx"]]
+    with pytest.raises(SystemExit):
+        cli.main(["lab", "up", "--nonsense"])

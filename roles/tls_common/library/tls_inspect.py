@@ -14,7 +14,7 @@ description:
   - Also runs the few read-only commands a server role needs (O(probes), e.g. C(nginx -v),
     C(systemctl is-active nginx)) and says which required commands are missing, so that a re-run of a
     server role needs one call to look at the host instead of one per question.
-  - Never changes anything, never returns key material; a key is only used to derive its public key,
+  - Never changes anything and never returns key material; a key is only used to derive its public key,
     which is compared with the certificate's.
   - Also reports the host's OpenSSL library version, so the caller can leave out what it does not support
     (for example the X25519MLKEM768 group before OpenSSL 3.5).
@@ -52,8 +52,8 @@ options:
     default: []
   probes:
     description:
-      - "Read-only commands to run, by name, e.g. C({version: [nginx, -v]}). A command whose program is not
-        installed is not run (its C(rc) is null)."
+      - Read-only commands to run, by name, e.g. name C(version) with the command C([nginx, -v]). A command
+        whose program is not installed is not run (its C(rc) is null).
     type: dict
     default: {}
   require:
