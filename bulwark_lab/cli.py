@@ -52,7 +52,9 @@ def cmd_lab(args: argparse.Namespace) -> int:
 def _playbook(playbook: str, extra: list[str] | None = None) -> int:
     argv = ["ansible-playbook", "-i", "inventories/lab", playbook, *(extra or [])]
     print(f"bulwark: running {' '.join(argv)}", file=sys.stderr, flush=True)
-    return subprocess.run(argv, cwd=ROOT, env=host.venv_env(), check=False).returncode
+    # PWD as a shell would set it: the audit resolves a relative audit_output_dir against it.
+    env = {**host.venv_env(), "PWD": str(ROOT)}
+    return subprocess.run(argv, cwd=ROOT, env=env, check=False).returncode
 
 
 def cmd_site(args: argparse.Namespace) -> int:
