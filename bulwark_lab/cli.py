@@ -95,6 +95,10 @@ def cmd_collection(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
+    known = [*suite.scenarios(), suite.FAULTS, suite.PORTABLE]
+    unknown = [name for name in args.scenario if name not in known]
+    if unknown:
+        raise StepError("test", f"unknown scenario(s) {', '.join(map(repr, unknown))}: choose from {', '.join(known)}")
     versions = ("13", "12") if args.debian12 else ("13",)
     _prepare(versions)
     steps = suite.plan(args.scenario or None, lint=not args.no_lint, unit=not args.no_unit, debian12=args.debian12)
