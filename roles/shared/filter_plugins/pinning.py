@@ -571,7 +571,7 @@ def _check_iodef(index: int, value: Any) -> str:
     _check_quotable("caa_records", arg, value)
     scheme = value.split(":", 1)[0].lower()
     if scheme == "mailto":
-        if bulwark_dns.mail_address_problem(value[len("mailto:") :]) is not None:
+        if bulwark_dns.mail_address_problem(value[len("mailto:"):]) is not None:
             raise bad
         return value
     if scheme == "https" and bulwark_dns.https_url_problem(value) is None:
