@@ -171,6 +171,8 @@ def test_a_directory_mapping_sets_mode_owner_and_group(etc: Path) -> None:
     ({"path": "/srv/x", "recurse": "yes"}, "got a dict with path, recurse"),
     ({"path": "/srv/x", "mode": 493}, "directories[0] must be a path or a mapping"),
     ({"path": "/srv/x", "mode": "rwxr-x---"}, "directories[0].mode must be an octal mode"),
+    ("srv/x", "directories[0].path must be an absolute path, got 'srv/x'"),
+    ({"path": "~/x"}, "directories[0].path must be an absolute path, got '~/x'"),
 ])
 def test_a_bad_directory_entry_is_refused(entry: object, message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):

@@ -36,7 +36,8 @@ _PLAIN_PATH = re.compile(r"/[A-Za-z0-9._/@:+-]*")
 # goes there as it is.
 _UNIT_SPECIAL = set("%$\"'\\;#")
 # The MTA the hook hands mail to: the monitor host's own (docs/ct_monitor.md, "Why SMTP to 127.0.0.1").
-SMTP_HOST, SMTP_PORT = "127.0.0.1", 25
+SMTP_HOST = "127.0.0.1"
+SMTP_PORT = 25
 
 
 def _fail(message: str) -> AnsibleFilterError:

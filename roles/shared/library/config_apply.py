@@ -336,7 +336,9 @@ def directory_entries(directories: Sequence[Any]) -> list[dict[str, str]]:
         except ValueError:
             raise ValueError(f"directories[{index}].mode must be an octal mode such as 0750, got "
                              f"{entry['mode'][:12]!r}") from None
-        entries.append({**entry, "path": os.path.expanduser(os.path.expandvars(entry["path"]))})
+        if not os.path.isabs(entry["path"]):
+            raise ValueError(f"directories[{index}].path must be an absolute path, got {entry['path'][:80]!r}")
+        entries.append(dict(entry))
     return entries
 
 
