@@ -232,3 +232,34 @@ def test_sync_service(state: ServiceState, read: bool, command: list[str], enabl
 def test_a_failed_reload_is_an_error() -> None:
     with pytest.raises(RuntimeError, match="systemctl reload nginx"):
         sync_service(FakeSystemctl(fail="reload"), "nginx", ServiceState(True, True), [], False, True, None)
+
+
+def test_candidate_is_tested_on_a_copy_and_live_files_stay(etc: Path) -> None:
+    from config_apply import test_candidate, with_dir
+
+    todo = plan(**declared(etc))
+    before = snapshot(etc)
+    seen: list[list[str]] = []
+
+    def test(argv: Sequence[str]) -> tuple[int, str, str]:
+        seen.append(list(argv))
+        copy = Path(argv[-1])
+        assert copy != etc and (copy / "conf.d" / "tls.conf").read_text() == "new\n"
+        assert not (copy / "sites-enabled" / "default").exists()
+        assert os.readlink(copy / "sites-enabled" / "www.conf") == "../sites-available/www.conf"
+        return 1, "", f"{copy}/conf.d/tls.conf: bad value"
+
+    rc, output = test_candidate(todo, str(etc), test, ["check", "-c", "{dir}"])
+    assert rc == 1 and output == f"{etc}/conf.d/tls.conf: bad value"
+    assert snapshot(etc) == before
+    assert not Path(seen[0][-1]).exists()
+    assert with_dir(["postfix", "-c", "{dir}", "check"], "/etc/postfix") == ["postfix", "-c", "/etc/postfix", "check"]
+
+
+def test_candidate_ignores_files_outside_its_directory(etc: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from config_apply import test_candidate
+
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "policy.txt"
+    todo = plan([{"path": str(elsewhere), "content": "x\n"}], [], [], [])
+    rc, _ = test_candidate(todo, str(etc / "conf.d"), lambda argv: (0, "", ""), ["true", "{dir}"])
+    assert rc == 0 and not elsewhere.exists()

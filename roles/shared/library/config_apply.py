@@ -96,6 +96,16 @@ options:
     type: list
     elements: str
     default: []
+  candidate_dir:
+    description:
+      - Test the new files before any live file changes, for daemons that re-read their files at any time
+        (Postfix starts new processes that read C(main.cf) whenever it likes). The directory is copied to a
+        temporary one, the declared changes under it are made in the copy, and O(test_command) runs with every
+        C({dir}) in its arguments replaced by the copy (e.g. C([postfix, -c, "{dir}", check])). Only when it
+        passes are the live files swapped and tested again, with C({dir}) replaced by O(candidate_dir) itself.
+      - Empty tests in place only (write, test, restore on failure).
+    type: path
+    default: ""
   service:
     description:
       - The systemd unit that reads these files. After a change, or when an earlier run left a reload pending,
@@ -143,6 +153,15 @@ EXAMPLES = r"""
     test_command: [nginx, -t]
     service: nginx
     enabled: true
+
+- name: Test Postfix's new main.cf on a copy of /etc/postfix before it goes live
+  config_apply:
+    files:
+      - path: /etc/postfix/main.cf
+        content: "{{ main_cf }}"
+    candidate_dir: /etc/postfix
+    test_command: [postfix, -c, "{dir}", check]
+    service: postfix
 
 - name: A certificate nginx reads was replaced; reload nginx (durably)
   config_apply:
@@ -412,6 +431,47 @@ def recover(journal: Journal) -> list[str]:
     return [item.path for item in saved]
 
 
+CANDIDATE_PLACEHOLDER = "{dir}"
+
+
+def _inside(path: str, directory: str) -> str | None:
+    """``path`` relative to ``directory`` when it lies inside it, else None."""
+    rel = os.path.relpath(os.path.abspath(path), os.path.abspath(directory))
+    return None if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel
+
+
+def with_dir(argv: Sequence[str], directory: str) -> list[str]:
+    """``argv`` with every ``{dir}`` replaced by ``directory``."""
+    return [arg.replace(CANDIDATE_PLACEHOLDER, directory) for arg in argv]
+
+
+def test_candidate(todo: Plan, candidate_dir: str, test: Runner, test_command: Sequence[str]) -> tuple[int, str]:
+    """Run ``test_command`` on a copy of ``candidate_dir`` holding the planned changes; nothing live is touched.
+
+    Returns the exit status and the output (with the copy's path shown as ``candidate_dir``).
+    """
+    with tempfile.TemporaryDirectory(prefix="bulwark-candidate-") as tmp:
+        copy = os.path.join(tmp, os.path.basename(os.path.normpath(candidate_dir)) or "candidate")
+        shutil.copytree(candidate_dir, copy, symlinks=True)
+        for path, data, mode, _uid, _gid in todo.writes:
+            rel = _inside(path, candidate_dir)
+            if rel is not None:
+                os.makedirs(os.path.dirname(os.path.join(copy, rel)), exist_ok=True)
+                _write(os.path.join(copy, rel), data, mode)
+        for path, src in todo.links:
+            rel = _inside(path, candidate_dir)
+            if rel is not None:
+                _remove(os.path.join(copy, rel))
+                os.symlink(src, os.path.join(copy, rel))
+        for path in todo.removals:
+            rel = _inside(path, candidate_dir)
+            if rel is not None:
+                _remove(os.path.join(copy, rel))
+        rc, out, err = test(with_dir(test_command, copy))
+    output = "\n".join(part for part in (out.strip(), err.strip()) if part)
+    return rc, output.replace(copy, candidate_dir)
+
+
 def apply(todo: Plan, test: Runner, test_command: Sequence[str], journal: Journal | None = None) -> str:
     """Carry out ``todo``, run the test; undo everything and raise ApplyFailed when it fails.
 
@@ -508,6 +568,7 @@ def main() -> None:
             "exclusive": {"type": "list", "elements": "str", "default": []},
             "directories": {"type": "list", "elements": "path", "default": []},
             "test_command": {"type": "list", "elements": "str", "default": []},
+            "candidate_dir": {"type": "path", "default": ""},
             "service": {"type": "str", "default": ""},
             "reload_command": {"type": "list", "elements": "str", "default": []},
             "restart": {"type": "bool", "default": False},
@@ -518,6 +579,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     p = module.params
+    live_test = with_dir(p["test_command"], p["candidate_dir"]) if p["candidate_dir"] else p["test_command"]
 
     def run(argv: Sequence[str]) -> tuple[int, str, str]:
         return module.run_command(list(argv), environ_update={"LC_ALL": "C"})
@@ -547,14 +609,23 @@ def main() -> None:
         module.exit_json(**result)
 
     tested = False
+    if todo.paths and p["candidate_dir"] and p["test_command"]:
+        try:
+            rc, output = test_candidate(todo, p["candidate_dir"], run, p["test_command"])
+        except OSError as exc:
+            rc, output = 1, f"{exc}"
+        if rc != 0:
+            module.fail_json(msg=f"{' '.join(live_test)} rejected the new configuration, tested on a copy of "
+                                 f"{p['candidate_dir']}; no live file was changed:\n{output}",
+                             test_output=output, **{**result, "changed": False})
     if todo.paths:
         try:
-            result["test_output"] = apply(todo, run, p["test_command"], journal)
+            result["test_output"] = apply(todo, run, live_test, journal)
             tested = True
         except ApplyFailed as failed:
             state_text = "the previous files are back in place" if failed.restored_ok else \
                 "the previous files are back in place, but the test fails on them too"
-            module.fail_json(msg=f"{' '.join(p['test_command'])} rejected the new configuration; nothing was "
+            module.fail_json(msg=f"{' '.join(live_test)} rejected the new configuration; nothing was "
                                  f"reloaded and {state_text}:\n{failed.output}",
                              test_output=failed.output, restored=True, **{**result, "changed": False})
         except OSError as exc:
@@ -562,10 +633,10 @@ def main() -> None:
     if journal and state and needs_sync:
         if p["request_reload"] and not journal.read():
             journal.mark_pending()
-        if p["test_command"] and not tested and (read_config or not state.active):
-            rc, out, err = run(p["test_command"])
+        if live_test and not tested and (read_config or not state.active):
+            rc, out, err = run(live_test)
             if rc != 0:
-                module.fail_json(msg=f"{' '.join(p['test_command'])} rejects the configuration on disk, so "
+                module.fail_json(msg=f"{' '.join(live_test)} rejects the configuration on disk, so "
                                      f"{p['service']} was not reloaded; the reload stays pending:\n"
                                      f"{(out + err).strip()}", **result)
         try:
