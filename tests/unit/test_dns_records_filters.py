@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from dns_records import zone_for, zone_fragments
+from dns_records import tls_issuer, zone_for, zone_fragments
+from pki_factory import cert_pem, make_cert, new_key
 
 TLSA_WWW = "_443._tcp.www.example.org. 3600 IN TLSA 3 1 1 " + "ab" * 32
 TLSA_SUB = "_443._tcp.www.sub.example.org. 3600 IN TLSA 3 1 1 " + "cd" * 32
@@ -54,3 +55,15 @@ def test_bad_zone_list_is_named(zones: object) -> None:
 def test_bad_record_is_named(record: object) -> None:
     with pytest.raises(AnsibleFilterError, match="zone-file line"):
         zone_fragments([record], ["example.org"])
+
+
+def test_tls_issuer_finds_the_signer_in_the_full_chain_or_the_chain_file() -> None:
+    ca_key, other_key, leaf_key = new_key("p256"), new_key("p256"), new_key("p256")
+    ca = cert_pem(make_cert(ca_key, "Lab CA", ca=True))
+    # Same name, other key: a name match alone is not enough.
+    impostor = cert_pem(make_cert(other_key, "Lab CA", ca=True))
+    leaf = cert_pem(make_cert(leaf_key, "mx.example.org", issuer_key=ca_key, issuer_name="Lab CA"))
+    assert tls_issuer(leaf + ca) == ca.strip() + "\n"
+    assert tls_issuer(leaf, impostor + ca) == ca.strip() + "\n"
+    with pytest.raises(AnsibleFilterError, match="no certificate of the served chain issued 'CN=Lab CA'"):
+        tls_issuer(leaf, impostor)

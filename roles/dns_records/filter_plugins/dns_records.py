@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+from cryptography import x509
+
+try:  # the collection bulwark.hardening
+    from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_pem
+except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
+    sys.path.append(str(Path(__file__).resolve().parents[2] / "shared" / "module_utils"))
+    import bulwark_pem  # type: ignore[no-redef]
 
 DOCUMENTATION_NOTE = "Documented in docs/dns_records.md; used by roles/dns_records."
 
@@ -53,8 +62,30 @@ def zone_fragments(records: Any, zones: Any) -> dict[str, list[str]]:
     return {zone: sorted(lines) for zone, lines in sorted(fragments.items())}
 
 
+def tls_issuer(cert_pem: Any, chain_pem: Any = "") -> str:
+    """The PEM certificate that issued the first certificate of ``cert_pem`` (the served leaf).
+
+    Searched among the other certificates of ``cert_pem`` (a full chain), then in ``chain_pem``; the
+    candidate must have signed the leaf, not only carry its issuer's name. Its key is what a DANE-TA
+    ``2 1 1`` record pins (RFC 7671 section 5.2), so a renewal under the same issuer keeps matching.
+    """
+    blocks = bulwark_pem.certificate_blocks(str(cert_pem or ""))
+    if not blocks:
+        raise AnsibleFilterError("tls_issuer: the served certificate holds no PEM certificate")
+    leaf = x509.load_pem_x509_certificate(blocks[0].encode("ascii"))
+    for block in blocks[1:] + bulwark_pem.certificate_blocks(str(chain_pem or "")):
+        candidate = x509.load_pem_x509_certificate(block.encode("ascii"))
+        try:
+            leaf.verify_directly_issued_by(candidate)
+        except (ValueError, TypeError, Exception):  # noqa: BLE001 - InvalidSignature and friends: not the issuer
+            continue
+        return block.strip() + "\n"
+    raise AnsibleFilterError(f"tls_issuer: no certificate of the served chain issued {leaf.issuer.rfc4514_string()!r}; "
+                             "give the chain file (dns_records_services[].chain)")
+
+
 class FilterModule:
     """Zone fragment filters."""
 
     def filters(self) -> dict[str, Callable[..., Any]]:
-        return {"zone_fragments": zone_fragments}
+        return {"zone_fragments": zone_fragments, "tls_issuer": tls_issuer}
