@@ -82,7 +82,8 @@ def _inspection(names: list[str], postfix: str = "3.10.13", counts: tuple[str, s
         "cipher_errors": [], "missing": [],
         "probes": {"postfix_version": {"rc": 0, "stdout": postfix}, "dovecot_version": {"rc": 0, "stdout": "2.4.1-4 (x)"},
                    "main_cf": {"rc": 0, "stdout": MAIN_CF}, "master_cf": {"rc": 0, "stdout": MASTER_CF},
-                   "cert_count_0": {"rc": 0, "stdout": counts[0]}, "cert_count_1": {"rc": 0, "stdout": counts[1]}},
+                   "cert_counts": {"rc": 0, "stdout": f"{CERTS[0]['cert']}:{counts[0]}\n{CERTS[1]['cert']}:{counts[1]}\n"
+                                                        "/dev/null:0"}},
     }
 
 

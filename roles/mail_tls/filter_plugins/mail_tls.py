@@ -153,7 +153,9 @@ def mail_tls_model(site_model: Mapping[str, Any], inspection: Mapping[str, Any] 
     result with the probes the mail role asked for (None in check mode on a host without the packages).
     """
     problems = [_rename(p) for p in site_model.get("problems", [])]
-    notes = [n.replace("tls_sites[0]", "mail_tls_certificates") for n in site_model.get("notes", [])]
+    # Postfix and Dovecot do not staple OCSP responses: the web roles' stapling notes do not apply.
+    notes = [n.replace("tls_sites[0]", "mail_tls_certificates") for n in site_model.get("notes", [])
+             if "OCSP stapling" not in n]
     profile = site_model["profile"]
     probes = (inspection or {}).get("probes", {})
     postfix_version = _version(probes.get("postfix_version", {}).get("stdout"))
@@ -182,11 +184,12 @@ def mail_tls_model(site_model: Mapping[str, Any], inspection: Mapping[str, Any] 
         except AnsibleFilterError as exc:
             problems.append(str(exc).replace("mta_sts_policy: mx", "mail_tls_mta_sts_mx"))
 
-    served = []
-    for index, entry in enumerate(certificates):
-        count_text = probes.get(f"cert_count_{index}", {}).get("stdout", "")
-        count = int(count_text) if str(count_text).isdigit() else None
-        served.append({**entry, "files": _served_files(entry, count)})
+    counts = {}
+    for line in str(probes.get("cert_counts", {}).get("stdout", "")).splitlines():
+        path, _, count = line.rpartition(":")
+        if count.strip().isdigit():
+            counts[path] = int(count)
+    served = [{**entry, "files": _served_files(entry, counts.get(str(entry["cert"])))} for entry in certificates]
     model = {"profile": profile, "postfix_version": ".".join(map(str, postfix_version)),
              "dovecot_version": ".".join(map(str, dovecot_version)), "dovecot_24": dovecot_version >= (2, 4),
              "certificates": served, "mta_sts_policy": policy, "problems": problems, "notes": notes,
