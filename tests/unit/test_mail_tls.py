@@ -134,3 +134,13 @@ def test_tls13_suites_cannot_be_replaced_for_postfix() -> None:
 def test_check_mode_on_a_fresh_host_renders_nothing() -> None:
     model = mail_tls_model(_site_model(CERTS, None), None, OPTIONS)
     assert model["problems"] == [] and model["main_cf"] is None
+
+
+def test_a_configuration_postfix_cannot_read_is_refused_not_rendered_empty() -> None:
+    look = _inspection(["mx.example.org"])
+    look["probes"]["postfix_version"] = {"rc": 1, "stdout": "",
+                                         "stderr": "postconf: fatal: file /etc/postfix/master.cf: line 9: bad field count"}
+    model = mail_tls_model(_site_model(CERTS, look), look, OPTIONS)
+    assert model["main_cf"] is None and model["master_cf"] is None
+    assert model["problems"] == ["mail_tls: cannot read Postfix's postconf -d mail_version on the host (postconf: fatal: "
+                                 "file /etc/postfix/master.cf: line 9: bad field count); fix it, then run the role again"]

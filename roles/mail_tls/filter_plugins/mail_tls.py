@@ -190,6 +190,16 @@ def mail_tls_model(site_model: Mapping[str, Any], inspection: Mapping[str, Any] 
         if count.strip().isdigit():
             counts[path] = int(count)
     served = [{**entry, "files": _served_files(entry, counts.get(str(entry["cert"])))} for entry in certificates]
+    if inspection is not None and "postconf" not in inspection.get("missing", []):
+        # Never render from a file that could not be read, or from tools that fail on the current
+        # configuration: an empty read would become an empty main.cf, which "postfix check" accepts.
+        for probe, what in (("postfix_version", "postconf -d mail_version"), ("main_cf", "main.cf"),
+                            ("master_cf", "master.cf")):
+            result = probes.get(probe, {})
+            if result.get("rc") != 0 or not str(result.get("stdout", "")).strip():
+                reason = str(result.get("stderr") or "empty output").strip().splitlines()
+                problems.append(f"mail_tls: cannot read Postfix's {what} on the host "
+                                f"({reason[-1] if reason else 'no output'}); fix it, then run the role again")
     model = {"profile": profile, "postfix_version": ".".join(map(str, postfix_version)),
              "dovecot_version": ".".join(map(str, dovecot_version)), "dovecot_24": dovecot_version >= (2, 4),
              "certificates": served, "mta_sts_policy": policy, "problems": problems, "notes": notes,
