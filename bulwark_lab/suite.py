@@ -14,8 +14,8 @@ from . import ROOT
 from .host import venv_env
 
 # Scenarios that also run on Debian 12 (bookworm): those whose behaviour depends on the distribution
-# (OpenSSL 3.0 vs 3.5, nginx and Apache versions, and firewalld versions). The rest run on Debian 13 only.
-DEBIAN12_SCENARIOS = ("firewalld", "nginx_tls", "apache_tls")
+# (OpenSSL 3.0 vs 3.5, nginx and Apache versions, firewalld versions, Postfix 3.7 vs 3.10 and Dovecot 2.3 vs 2.4). The rest run on Debian 13 only.
+DEBIAN12_SCENARIOS = ("firewalld", "nginx_tls", "apache_tls", "mail_tls")
 
 
 @dataclass
