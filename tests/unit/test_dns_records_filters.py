@@ -42,7 +42,7 @@ def test_every_zone_gets_a_fragment_even_when_empty() -> None:
 
 def test_record_outside_every_zone_is_named() -> None:
     with pytest.raises(AnsibleFilterError, match=r"_443\._tcp\.www\.example\.net\..*dns_records_zones"):
-        zone_fragments(["_443._tcp.www.example.net. IN TLSA 3 1 1 00"], ["example.org"])
+        zone_fragments(["_443._tcp.www.example.net. IN TLSA 3 1 1 " + "00" * 32], ["example.org"])
 
 
 @pytest.mark.parametrize("zones", ["example.org", [""], [None], None])

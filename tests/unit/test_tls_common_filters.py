@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pki_factory as pf
 import pytest
 import tls_common
 import yaml
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.bulwark_pem import encode as pem_encode
 from tls_common import effective_profile, name_matches, tls_pem_bundle, tls_site_model
 
 _ROLES = Path(__file__).resolve().parents[2] / "roles"
@@ -24,11 +26,17 @@ def cert_entry(stem: str) -> dict[str, str]:
     return {"cert": f"{LAB}/{stem}.crt", "key": f"{LAB}/{stem}.key", "chain": f"{LAB}/{stem}.chain.crt"}
 
 
+def fake_chain_pem(stem: str) -> str:
+    """A CERTIFICATE block whose body is one small DER SEQUENCE naming ``stem`` (the model never parses it)."""
+    text = stem.encode()
+    return pem_encode("CERTIFICATE", bytes([0x30, len(text) + 2, 0x0C, len(text)]) + text) + "\n"
+
+
 def inspected(stem: str, key_type: str = "ecdsa", names: tuple[str, ...] = ("www.example.org", "example.org"),
               ocsp_uri: str | None = OCSP, errors: tuple[str, ...] = ()) -> dict[str, Any]:
     return {**cert_entry(stem), "key_type": key_type, "names": list(names), "ocsp_uri": ocsp_uri,
             "not_after": "2030-01-01T00:00:00+00:00", "expired": False, "errors": list(errors),
-            "chain_pem": f"-----BEGIN CERTIFICATE-----\nQ0E{stem}\n-----END CERTIFICATE-----\n"}
+            "chain_pem": fake_chain_pem(stem)}
 
 
 def www(**changes: Any) -> dict[str, Any]:
@@ -246,9 +254,9 @@ class TestArgumentSpecsAgreeWithDefaults:
 
 class TestPemBundle:
     def test_each_certificate_once(self) -> None:
-        a = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"
-        b = "-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----"
-        assert tls_pem_bundle([a + "\n" + b, b + "\r\n", a]) == f"{a}\n{b}\n"
+        a = pf.cert_pem(pf.make_cert(pf.new_key("p256"))).strip()
+        b = pf.cert_pem(pf.make_cert(pf.new_key("ed25519"))).strip()
+        assert tls_pem_bundle([a + "\n" + b, b.replace("\n", "\r\n") + "\r\n", a]) == f"{a}\n{b}\n"
 
     def test_keys_are_not_bundled(self) -> None:
         with pytest.raises(AnsibleFilterError):

@@ -16,49 +16,66 @@ except ImportError:  # a role of the repository, or vendored: module_utils of th
     sys.path.append(str(Path(__file__).resolve().parents[2] / "shared" / "module_utils"))
     import bulwark_pem  # type: ignore[no-redef]
 
+try:  # the collection bulwark.hardening
+    from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_messages, bulwark_zonefile
+except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
+    sys.path.append(str(Path(__file__).resolve().parents[2] / "shared" / "module_utils"))
+    import bulwark_messages  # type: ignore[no-redef]
+    import bulwark_zonefile  # type: ignore[no-redef]
+
 DOCUMENTATION_NOTE = "Documented in docs/dns_records.md; used by roles/dns_records."
 
 
-def _absolute(name: str) -> str:
-    return name.rstrip(".").lower() + "."
+def _fail(message: str) -> AnsibleFilterError:
+    return AnsibleFilterError(f"zone_fragments: {message}")
+
+
+def _key(zone: Any) -> str:
+    """A zone as the fragments name it: lower case, no trailing dot."""
+    return str(zone.to_text(omit_final_dot=True)).lower()
 
 
 def zone_for(owner: str, zones: Iterable[str]) -> str | None:
     """The longest zone of ``zones`` that contains ``owner`` (both DNS names), or None."""
-    owner_abs = _absolute(owner)
-    best: str | None = None
-    for zone in zones:
-        zone_abs = _absolute(zone)
-        if owner_abs == zone_abs or owner_abs.endswith("." + zone_abs):
-            if best is None or len(zone_abs) > len(_absolute(best)):
-                best = zone
-    return best
+    names = {bulwark_zonefile.zone_name(zone): zone for zone in zones}
+    name = bulwark_zonefile.dns.name.from_text(owner.rstrip(".") + ".")
+    best = bulwark_zonefile.zone_of(name, names)
+    return None if best is None else names[best]
 
 
 def zone_fragments(records: Any, zones: Any) -> dict[str, list[str]]:
-    """Group zone-file ``records`` (lines whose first field is an absolute owner) by zone.
+    """Group zone-file ``records`` by zone; each must be exactly one absolute record of a declared zone.
 
     Every zone in ``zones`` gets an entry, possibly empty, so that a zone whose last record goes
     away is rewritten rather than left stale. Lines are de-duplicated and sorted, so an unchanged
-    fleet always produces byte-identical fragments. A record that belongs to no zone is an error
-    naming the record.
+    fleet always produces byte-identical fragments. Each line is loaded with dnspython first
+    (bulwark_zonefile.parse_record): a relative name, two records in one item, a comment, a directive or
+    anything that does not load is an error naming the record's index; so is a record in no zone.
     """
-    if not isinstance(zones, (list, tuple)) or not all(isinstance(z, str) and z for z in zones):
-        raise AnsibleFilterError(f"zone_fragments: dns_records_zones must be a list of zone names, got {zones!r}")
+    if not isinstance(zones, (list, tuple)):
+        raise _fail(f"dns_records_zones must be a list of zone names, got "
+                    f"{bulwark_messages.describe(zones)}")
+    names = []
+    for index, zone in enumerate(zones):
+        try:
+            names.append(bulwark_zonefile.zone_name(zone))
+        except bulwark_zonefile.ZoneLineError as exc:
+            raise _fail(f"dns_records_zones[{index}] {exc}, got {bulwark_messages.describe(zone)}") from None
     if not isinstance(records, (list, tuple)):
-        raise AnsibleFilterError(f"zone_fragments: records must be a list of zone-file lines, got {records!r}")
-    fragments: dict[str, set[str]] = {zone.rstrip(".").lower(): set() for zone in zones}
-    for record in records:
-        if not isinstance(record, str) or not record.strip():
-            raise AnsibleFilterError(f"zone_fragments: a record must be a zone-file line, got {record!r}")
-        owner = record.split()[0]
-        zone = zone_for(owner, fragments)
+        raise _fail(f"records must be a list of zone-file lines, got {bulwark_messages.describe(records)}")
+    fragments: dict[str, set[str]] = {_key(name): set() for name in names}
+    for index, record in enumerate(records):
+        try:
+            parsed = bulwark_zonefile.parse_record(record)
+        except bulwark_zonefile.ZoneLineError as exc:
+            raise _fail(f"records[{index}] must be one zone-file line with one absolute record: {exc}; "
+                        f"got {bulwark_messages.describe(record)}") from None
+        zone = bulwark_zonefile.zone_of(parsed.owner, names)
         if zone is None:
-            raise AnsibleFilterError(
-                f"zone_fragments: record owner {owner!r} is in none of dns_records_zones {sorted(fragments)}; "
-                "add its zone to dns_records_zones"
-            )
-        fragments[zone].add(record.strip())
+            owner = bulwark_messages.describe(parsed.owner.to_text())
+            raise _fail(f"records[{index}]: owner {owner} is in none of dns_records_zones {sorted(fragments)}; "
+                        "add its zone to dns_records_zones")
+        fragments[_key(zone)].add(record.rstrip(" \t"))
     return {zone: sorted(lines) for zone, lines in sorted(fragments.items())}
 
 

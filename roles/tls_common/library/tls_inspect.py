@@ -16,9 +16,10 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 
 try:  # the collection bulwark.hardening
-    from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_pem import certificate_blocks
+    from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_pem import (
+        MAX_PEM_CHARS, PemError, certificate_blocks)
 except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
-    from ansible.module_utils.bulwark_pem import certificate_blocks
+    from ansible.module_utils.bulwark_pem import MAX_PEM_CHARS, PemError, certificate_blocks
 
 DOCUMENTATION = r"""
 ---
@@ -251,7 +252,11 @@ def inspect_entry(entry: dict[str, str], run: Runner, openssl: str = "openssl") 
     if not missing["chain"]:
         # Only the CERTIFICATE blocks: a key given as chain by mistake must not end up in the result.
         with open(chain, encoding="ascii", errors="replace") as handle:
-            result["chain_pem"] = "".join(block + "\n" for block in certificate_blocks(handle.read()))
+            text = handle.read(MAX_PEM_CHARS + 1)  # one more: a longer file is refused, not cut
+        try:
+            result["chain_pem"] = "".join(block + "\n" for block in certificate_blocks(text))
+        except PemError as exc:
+            errors.append(f"chain {chain}: {exc}")
     if cert_public is not None and not missing["chain"]:
         # -partial_chain: an intermediate in the chain file is enough as anchor; expiry is reported above.
         rc, out, err = run([openssl, "verify", "-partial_chain", "-no_check_time", "-CAfile", chain, cert], None)
