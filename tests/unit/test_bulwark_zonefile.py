@@ -6,6 +6,7 @@ from typing import Any
 
 import dns.name
 import pytest
+from ansible.module_utils import bulwark_zonefile
 from ansible.module_utils.bulwark_zonefile import MAX_LINE_CHARS, ZoneLineError, parse_record, zone_name, zone_of
 from hostile import SECRET_FRAGMENTS, assert_one_record, hostile_values, properties
 from hypothesis import given
@@ -71,3 +72,12 @@ def test_zones() -> None:
             zone_name(bad)
     with pytest.raises(ZoneLineError, match="more than 65536"):
         parse_record("a. IN TXT " + '"x" ' * (MAX_LINE_CHARS // 4 + 1))
+
+
+def test_without_dnspython_it_loads_and_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # ansible-doc and ansible-test's import check load the filters on controllers without dnspython.
+    monkeypatch.setattr(bulwark_zonefile, "dns", None)
+    for call in (lambda: bulwark_zonefile.parse_record("example.org. IN A 192.0.2.1"),
+                 lambda: bulwark_zonefile.zone_name("example.org")):
+        with pytest.raises(bulwark_zonefile.ZoneLineError, match="dnspython is missing"):
+            call()

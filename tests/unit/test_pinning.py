@@ -1226,3 +1226,11 @@ def test_doc_sidecar_matches_signature(name: str) -> None:
             )
             assert spec["default"] == (default if default is not None else [])
     assert name in doc["EXAMPLES"]
+
+
+def test_without_cryptography_the_filters_load_and_say_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # ansible-doc and ansible-test's import check load the plugin on controllers without cryptography.
+    monkeypatch.setattr(pinning, "x509", None)
+    with pytest.raises(AnsibleFilterError, match="tlsa_record: needs the Python package cryptography"):
+        tlsa_record(pf.make_pki("p256").leaf_pem, "www.example.org")
+    assert caa_records("example.org", issue=[]) == ['example.org. IN CAA 0 issue ";"']

@@ -573,7 +573,7 @@ def check(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None,
          channels: Channels | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--check", metavar="CONFIG", help="check the configuration and exit")
     parser.add_argument("--watchlist", help="with --check: the watch list to check too")
     parser.add_argument("--log-list", help="with --check: the log list to check too (a path; URLs are skipped)")

@@ -9,18 +9,6 @@ owner and mode, and checks preconditions before any change (see docs/ct_monitor.
 
 from __future__ import annotations
 
-import grp
-import os
-import pwd
-import stat
-import tempfile
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
-
-from ansible.module_utils.basic import AnsibleModule
-
 DOCUMENTATION = r"""
 ---
 module: ct_monitor_apply
@@ -92,7 +80,7 @@ options:
     description: Directory of the "restart pending" markers.
     type: path
     default: /var/lib/bulwark/apply
-author: Bulwark maintainers
+author: Bulwark maintainers (@bulwark)
 notes:
   - Supports check mode and diff mode.
 """
@@ -130,6 +118,19 @@ test_output:
   returned: when the test ran
   type: str
 """
+
+import grp
+import os
+import pwd
+import stat
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
 
 Runner = Callable[[Sequence[str]], "tuple[int, str, str]"]
 

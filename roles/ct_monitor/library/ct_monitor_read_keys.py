@@ -4,18 +4,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Callable, Sequence
-from typing import Any
-
-from ansible.module_utils.basic import AnsibleModule
-
-try:  # the collection bulwark.hardening
-    from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_pem import certificate_blocks
-except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
-    from ansible.module_utils.bulwark_pem import certificate_blocks
-
 DOCUMENTATION = r"""
 ---
 module: ct_monitor_read_keys
@@ -36,7 +24,7 @@ options:
       path: {description: Absolute path on the host., type: path, required: true}
       next_key: {description: Whether the file is a key (staged for a rollover) rather than a certificate., type: bool,
                  default: false}
-author: Bulwark maintainers
+author: Bulwark maintainers (@bulwark)
 notes:
   - Supports check mode (it changes nothing).
 """
@@ -56,6 +44,19 @@ files:
   type: list
   elements: dict
 """
+
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+try:  # the collection bulwark.hardening
+    from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_pem import certificate_blocks
+except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
+    from ansible.module_utils.bulwark_pem import certificate_blocks
+
 
 Runner = Callable[[Sequence[str]], "tuple[int, str, str]"]
 

@@ -1,29 +1,41 @@
-"""Filters that arrange computed DNS records into per-zone fragments for the dns_records role."""
+# -*- coding: utf-8 -*-
+"""Filters of the dns_records role: from the key set to one zone-file fragment per zone.
+
+* ``dns_records_lines`` - the TLSA lines of the key set (shared role's ``tls_key_set``) and the CAA lines.
+* ``zone_fragments`` - records grouped by the longest zone that holds them, each checked to be one absolute
+  record (dnspython), sorted and de-duplicated.
+* ``dns_records_files`` - the fragments as files (``{path, content}``) for config_apply.
+
+Documentation: the ``<filter>.yml`` files beside this one and docs/dns_records.md.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
-from cryptography import x509
 
 try:  # the collection bulwark.hardening
-    from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_pem
-except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
-    sys.path.append(str(Path(__file__).resolve().parents[2] / "shared" / "module_utils"))
-    import bulwark_pem  # type: ignore[no-redef]
-
-try:  # the collection bulwark.hardening
+    from ansible_collections.bulwark.hardening.plugins.filter.pinning import caa_records, tlsa_record
     from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_messages, bulwark_zonefile
-except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
+except ImportError:  # a role of the repository, or vendored: filter_plugins and module_utils of the `shared` role
+    sys.path.append(str(Path(__file__).resolve().parents[2] / "shared" / "filter_plugins"))
     sys.path.append(str(Path(__file__).resolve().parents[2] / "shared" / "module_utils"))
     import bulwark_messages  # type: ignore[no-redef]
     import bulwark_zonefile  # type: ignore[no-redef]
+    from pinning import caa_records, tlsa_record  # type: ignore[no-redef]
 
-DOCUMENTATION_NOTE = "Documented in docs/dns_records.md; used by roles/dns_records."
+FRAGMENT_HEADER = (
+    "; Managed by Bulwark's dns_records role: TLSA and CAA records of {zone}, computed from the\n"
+    "; certificates the servers serve. Sorted, so an unchanged fleet writes a byte-identical file.\n"
+    "; $INCLUDE this file from the zone file.\n"
+)
+# The defaults of dns_records_caa entries (meta/argument_specs.yml states the same).
+_CAA_DEFAULTS: dict[str, Any] = {"issue": None, "issuewild": None, "iodef": [], "critical": False,
+                                 "accounturi": None, "validationmethods": []}
 
 
 def _fail(message: str) -> AnsibleFilterError:
@@ -43,6 +55,50 @@ def zone_for(owner: str, zones: Iterable[str]) -> str | None:
     return None if best is None else names[best]
 
 
+def dns_records_lines(key_set: Any, tlsa: Any = (), caa: Any = (), ttl: Any = None) -> list[str]:
+    """TLSA lines for every key of ``key_set`` on each of its names, per parameter set of ``tlsa``; then CAA.
+
+    ``key_set`` is the shared role's ``tls_key_set`` (public keys and certificates, never private keys).
+    A staged next key has no certificate: ``tlsa`` with selector 0 is refused when the set holds one.
+    """
+    if not isinstance(key_set, Sequence) or isinstance(key_set, str):
+        raise AnsibleFilterError("dns_records_lines: the input must be a key set (tls_key_set's result)")
+    if not isinstance(tlsa, Sequence) or isinstance(tlsa, str):
+        raise AnsibleFilterError(f"dns_records_tlsa: must be a list of {{usage, selector, matching_type}}, "
+                                 f"got {type(tlsa).__name__}")
+    if not isinstance(caa, Sequence) or isinstance(caa, str):
+        raise AnsibleFilterError(f"dns_records_caa: must be a list of entries, got {type(caa).__name__}")
+    next_keys = [key for key in key_set if isinstance(key, Mapping) and key.get("kind") == "next"]
+    if next_keys and any(isinstance(p, Mapping) and str(p.get("selector")) == "0" for p in tlsa):
+        raise AnsibleFilterError(
+            f"dns_records_tlsa has selector 0 (full certificate), but {next_keys[0].get('host')} stages a next_key "
+            f"({next_keys[0].get('path')}), which has no certificate yet: publish selector 1 (SPKI) records, which "
+            "survive renewals that keep the key")
+    records = []
+    for key in key_set:
+        if not isinstance(key, Mapping) or not (key.get("certificate") or key.get("public_key")):
+            raise AnsibleFilterError("dns_records_lines: a key without certificate or public_key (not tls_key_set's)")
+        pem = key.get("certificate") or key["public_key"]
+        for name in key.get("names", []):
+            for number, params in enumerate(tlsa):
+                if not isinstance(params, Mapping):
+                    raise AnsibleFilterError(f"dns_records_tlsa[{number}]: must be a mapping, got "
+                                             f"{type(params).__name__}")
+                records.append(tlsa_record(pem, name, port=key.get("port", 443), proto=key.get("proto", "tcp"),
+                                           usage=params.get("usage"), selector=params.get("selector"),
+                                           matching_type=params.get("matching_type"), ttl=ttl))
+    for number, entry in enumerate(caa):
+        if not isinstance(entry, Mapping) or "domain" not in entry:
+            raise AnsibleFilterError(f"dns_records_caa[{number}]: must be a mapping with a domain")
+        unknown = sorted(set(entry) - set(_CAA_DEFAULTS) - {"domain"})
+        if unknown:
+            raise AnsibleFilterError(f"dns_records_caa[{number}]: unknown key {unknown[0]!r}; use "
+                                     f"{', '.join(_CAA_DEFAULTS)}")
+        options = {k: default if entry.get(k) is None else entry[k] for k, default in _CAA_DEFAULTS.items()}
+        records.extend(caa_records(entry["domain"], ttl=ttl, **options))
+    return records
+
+
 def zone_fragments(records: Any, zones: Any) -> dict[str, list[str]]:
     """Group zone-file ``records`` by zone; each must be exactly one absolute record of a declared zone.
 
@@ -55,6 +111,8 @@ def zone_fragments(records: Any, zones: Any) -> dict[str, list[str]]:
     if not isinstance(zones, (list, tuple)):
         raise _fail(f"dns_records_zones must be a list of zone names, got "
                     f"{bulwark_messages.describe(zones)}")
+    if not zones:
+        raise AnsibleFilterError("dns_records_zones is empty: name the zones this server publishes, e.g. [example.org]")
     names = []
     for index, zone in enumerate(zones):
         try:
@@ -79,30 +137,23 @@ def zone_fragments(records: Any, zones: Any) -> dict[str, list[str]]:
     return {zone: sorted(lines) for zone, lines in sorted(fragments.items())}
 
 
-def tls_issuer(cert_pem: Any, chain_pem: Any = "") -> str:
-    """The PEM certificate that issued the first certificate of ``cert_pem`` (the served leaf).
-
-    Searched among the other certificates of ``cert_pem`` (a full chain), then in ``chain_pem``; the
-    candidate must have signed the leaf, not only carry its issuer's name. Its key is what a DANE-TA
-    ``2 1 1`` record pins (RFC 7671 section 5.2), so a renewal under the same issuer keeps matching.
-    """
-    blocks = bulwark_pem.certificate_blocks(str(cert_pem or ""))
-    if not blocks:
-        raise AnsibleFilterError("tls_issuer: the served certificate holds no PEM certificate")
-    leaf = x509.load_pem_x509_certificate(blocks[0].encode("ascii"))
-    for block in blocks[1:] + bulwark_pem.certificate_blocks(str(chain_pem or "")):
-        candidate = x509.load_pem_x509_certificate(block.encode("ascii"))
-        try:
-            leaf.verify_directly_issued_by(candidate)
-        except (ValueError, TypeError, Exception):  # noqa: BLE001 - InvalidSignature and friends: not the issuer
-            continue
-        return block.strip() + "\n"
-    raise AnsibleFilterError(f"tls_issuer: no certificate of the served chain issued {leaf.issuer.rfc4514_string()!r}; "
-                             "give the chain file (dns_records_services[].chain)")
+def dns_records_files(fragments: Any, directory: Any) -> list[dict[str, str]]:
+    """One ``{path, content}`` per zone of ``fragments`` (zone_fragments' result): ``<directory>/<zone>.records``."""
+    if not isinstance(fragments, Mapping):
+        raise AnsibleFilterError("dns_records_files: the input must be zone_fragments' result (zone -> lines)")
+    if not isinstance(directory, str) or not directory.startswith("/"):
+        raise AnsibleFilterError(f"dns_records_dir: {directory!r} is not an absolute path")
+    return [{"path": f"{directory.rstrip('/')}/{zone}.records",
+             "content": FRAGMENT_HEADER.format(zone=zone) + "".join(f"{line}\n" for line in lines)}
+            for zone, lines in fragments.items()]
 
 
 class FilterModule:
-    """Zone fragment filters."""
+    """dns_records filters."""
 
     def filters(self) -> dict[str, Callable[..., Any]]:
-        return {"zone_fragments": zone_fragments, "tls_issuer": tls_issuer}
+        return {
+            "dns_records_lines": dns_records_lines,
+            "zone_fragments": zone_fragments,
+            "dns_records_files": dns_records_files,
+        }

@@ -42,8 +42,11 @@ from urllib.parse import urlsplit
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+except ImportError:  # the filters load without it (ansible-doc, caa_records); those that parse PEM say what is missing
+    x509 = serialization = None  # type: ignore[assignment]
 
 try:  # the collection bulwark.hardening
     from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_dns, bulwark_messages, bulwark_pem
@@ -75,8 +78,8 @@ _TLSA_MATCHING = (0, 1, 2)
 _CAA_CRITICAL_FLAG = 128
 _PIN_LEN = 44  # base64 of 32 bytes
 
-_DER = serialization.Encoding.DER
-_SPKI = serialization.PublicFormat.SubjectPublicKeyInfo
+_DER = serialization.Encoding.DER if serialization is not None else None
+_SPKI = serialization.PublicFormat.SubjectPublicKeyInfo if serialization is not None else None
 
 
 class _SafeError(Exception):
@@ -312,6 +315,8 @@ def _load_pem(filter_name: str, pem: Any, allow_csr: bool) -> _KeyMaterial:
 
     Error messages never contain the input text: only its size and PEM labels.
     """
+    if x509 is None:
+        raise _fail(filter_name, "needs the Python package cryptography on the controller (pip install cryptography)")
     try:
         if isinstance(pem, (bytes, bytearray)):
             bulwark_pem.check_size(pem)

@@ -16,10 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import dns.exception
-import dns.name
-import dns.rdata
-import dns.zone
+try:
+    import dns.exception
+    import dns.name
+    import dns.rdata
+    import dns.zone
+except ImportError:  # the filters load without it (ansible-doc); what parses a line says it is missing
+    dns = None  # type: ignore[assignment]
 
 try:  # the collection bulwark.hardening
     from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_dns
@@ -31,7 +34,9 @@ except ImportError:  # a role of the repository, or vendored beside this file
 # and small enough that dnspython parses it in milliseconds.
 MAX_LINE_CHARS = 65536
 # Relative names are found by parsing the line under two origins: only a relative name differs.
-_PROBE_ORIGINS = (dns.name.from_text("bulwark-probe-a.invalid."), dns.name.from_text("bulwark-probe-b.invalid."))
+_PROBE_ORIGINS = (dns.name.from_text("bulwark-probe-a.invalid."), dns.name.from_text("bulwark-probe-b.invalid.")) \
+    if dns is not None else ()
+_NO_DNSPYTHON = "it cannot be checked: the Python package dnspython is missing on the controller (pip install dnspython)"
 _DEFAULT_TTL = 3600
 
 
@@ -63,6 +68,8 @@ def parse_record(line: Any) -> Record:
     anywhere (owner or data: names end with a dot); a class other than IN; anything dnspython does not load
     as one record.
     """
+    if dns is None:
+        raise ZoneLineError(_NO_DNSPYTHON)
     if not isinstance(line, str):
         raise ZoneLineError("it is not a string (a zone-file line)")
     if not line.strip():
@@ -92,6 +99,8 @@ def parse_record(line: Any) -> Record:
 
 def zone_name(value: Any) -> dns.name.Name:
     """A zone given as a host name (trailing dot optional) as an absolute dnspython name; ZoneLineError if not."""
+    if dns is None:
+        raise ZoneLineError(_NO_DNSPYTHON)
     if not isinstance(value, str):
         raise ZoneLineError("it is not a string (a zone name)")
     text = value[:-1] if value.endswith(".") else value
@@ -108,4 +117,3 @@ def zone_of(owner: dns.name.Name, zones: Iterable[dns.name.Name]) -> dns.name.Na
         if owner.is_subdomain(zone) and (best is None or len(zone) > len(best)):
             best = zone
     return best
-

@@ -6,6 +6,10 @@ Filters:
 * ``tls_site_model`` - checks ``tls_sites`` against the profile and the host's certificates and returns
   the effective profile, the normalised sites, the problems (which fail the play) and notes (printed).
 * ``tls_pem_bundle`` - one PEM bundle from several PEM texts, each certificate once.
+* ``tls_server_config`` - everything the server roles hand to config_apply (files, links, removals, owned
+  globs, directories), the published fact included, from the model and the server's layout.
+* ``tls_published_fact`` - the local fact ``bulwark_tls`` that says what the host serves (the contract other
+  roles read, e.g. dns_records).
 
 Pure Python (standard library, ansible and the ``shared`` role's module_utils), so the rules are
 unit-tested without a host: tests/unit/test_tls_common_filters.py.
@@ -18,9 +22,11 @@ the model's ``problems``. Neither quotes a long value or anything that looks lik
 
 from __future__ import annotations
 
+import json
+import posixpath
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -195,7 +201,7 @@ def name_matches(name: str, pattern: str) -> bool:
     """Whether certificate name ``pattern`` (possibly ``*.example.org``) covers host ``name``."""
     name, pattern = name.lower().rstrip("."), pattern.lower().rstrip(".")
     if pattern.startswith("*."):
-        head, _, rest = name.partition(".")
+        head, _dot, rest = name.partition(".")
         return bool(head) and head != "*" and rest == pattern[2:] or name == pattern
     return name == pattern
 
@@ -327,9 +333,13 @@ class _SiteChecker:
                     if not any(name_matches(name, pattern) for pattern in cert_names):
                         self.problem(f"{where}.cert {cert_text} does not cover {name} "
                                      f"(its names: {', '.join(cert_names) or 'none'})")
+            next_key = entry.get("next_key")
+            if next_key is not None and not is_config_path(next_key):
+                self.problem(f"{where}.next_key: {describe(next_key)} {_PATH_RULE}")
             result.append({
                 "cert": entry.get("cert"), "key": entry.get("key"), "chain": entry.get("chain"),
-                "key_type": key_type, "ocsp_uri": info.get("ocsp_uri"), "not_after": info.get("not_after"),
+                "next_key": next_key, "key_type": key_type, "ocsp_uri": info.get("ocsp_uri"),
+                "not_after": info.get("not_after"),
             })
         if self.inspected is not None and "ecdsa" not in seen_types \
                 and "rsa" not in self.profile["certificate_types"] and result:
@@ -501,6 +511,97 @@ def tls_pem_bundle(texts: Any) -> str:
     return "\n".join(blocks) + "\n"
 
 
+# The local fact the server roles publish (/etc/ansible/facts.d/bulwark_tls.fact, ansible_local.bulwark_tls).
+# Bump FACT_SCHEMA on an incompatible change; readers check it (roles/shared/library/tls_public_keys.py).
+FACT_SCHEMA = 1
+FACT_FILE = "/etc/ansible/facts.d/bulwark_tls.fact"
+
+
+def tls_published_fact(model: Mapping[str, Any], server: str, https_port: int = 443,
+                       http_port: int = 80) -> dict[str, Any]:
+    """What the host serves, for other roles: ``{schema, server, acme_root, sites}``.
+
+    Each site: ``name``, ``names`` (name and aliases), ``port`` and ``proto`` (the TLS service), ``http_port``
+    (the redirect and ACME http-01) and ``certificates`` with the ``cert``, ``key``, ``chain`` and ``next_key``
+    paths and the ``key_type``. Only stable data: a certificate renewal does not change the fact.
+    """
+    if not isinstance(model, Mapping) or not isinstance(model.get("sites"), list):
+        raise AnsibleFilterError("tls_published_fact: the input must be the site model (tls_site_model's result)")
+    sites = []
+    for site in model["sites"]:
+        sites.append({
+            "name": site["name"],
+            "names": list(site["server_names"]),
+            "port": int(https_port),
+            "proto": "tcp",
+            "http_port": int(http_port),
+            "certificates": [{"cert": c["cert"], "key": c["key"], "chain": c["chain"], "next_key": c.get("next_key"),
+                              "key_type": c["key_type"]} for c in site["certificates"]],
+        })
+    return {"schema": FACT_SCHEMA, "server": str(server), "acme_root": model.get("acme_root"), "sites": sites}
+
+
+def _site_path(pattern: str, argument: str, site_id: str) -> str:
+    if not isinstance(pattern, str) or pattern.count("{id}") != 1 or not is_config_path(pattern.replace("{id}", "x")):
+        raise AnsibleFilterError(f"tls_server_config: {argument} must be an absolute path with one '{{id}}' in it, "
+                                 f"got {describe(pattern)}")
+    return pattern.replace("{id}", site_id)
+
+
+def tls_server_config(
+    model: Mapping[str, Any],
+    site_contents: Sequence[str] | None,
+    site_file: str,
+    site_link: str = "",
+    files: Sequence[Mapping[str, Any]] = (),
+    links: Sequence[Mapping[str, str]] = (),
+    absent: Sequence[str] = (),
+    directories: Sequence[str] = (),
+    fact_file: str = FACT_FILE,
+    server: str = "",
+) -> dict[str, list[Any]]:
+    """The arguments of the one config_apply call of nginx_tls and apache_tls.
+
+    ``site_contents`` are the rendered site files, in the order of ``model.sites`` (None: the layout only,
+    without the sites' files, for the arguments that need no rendering); ``site_file`` is where each goes
+    (``{id}`` is replaced by the site's id) and ``site_link``, when not empty, where a link to it goes (as
+    a2ensite makes it: relative). ``files``, ``links``, ``absent`` and ``directories`` are the server's own.
+    Added here for both servers: the sites' files and links, the CA bundles, the ACME challenge directory and
+    the published fact; ``exclusive`` globs make sites dropped from tls_sites lose their file and link.
+    """
+    if not isinstance(model, Mapping) or not isinstance(model.get("sites"), list):
+        raise AnsibleFilterError("tls_server_config: the input must be the site model (tls_site_model's result)")
+    sites = model["sites"]
+    if site_contents is not None and (not isinstance(site_contents, Sequence) or isinstance(site_contents, str)
+                                      or len(site_contents) != len(sites)):
+        raise AnsibleFilterError(f"tls_server_config: site_contents must list one rendered file per site "
+                                 f"({len(sites)}), got {type(site_contents).__name__}")
+    result_files = [dict(entry) for entry in files]
+    result_links = [dict(entry) for entry in links]
+    exclusive = [_site_path(site_file, "site_file", "*")]
+    if site_link:
+        exclusive.append(_site_path(site_link, "site_link", "*"))
+    for number, site in enumerate(sites):
+        path = _site_path(site_file, "site_file", site["id"])
+        if site_contents is not None:
+            result_files.append({"path": path, "content": str(site_contents[number])})
+        if site_link:
+            link = _site_path(site_link, "site_link", site["id"])
+            result_links.append({"path": link, "src": posixpath.relpath(path, posixpath.dirname(link))})
+    bundles = list(model.get("bundles") or [])
+    result_files.extend(dict(bundle) for bundle in bundles)
+    fact = tls_published_fact(model, server)
+    result_files.append({"path": fact_file, "content": json.dumps(fact, indent=2, sort_keys=True) + "\n",
+                         "mode": "0644"})
+    result_directories = list(directories)
+    if model.get("acme_root"):
+        result_directories.append(f"{model['acme_root']}/.well-known/acme-challenge")
+    result_directories.extend(posixpath.dirname(bundle["path"]) for bundle in bundles)
+    result_directories.append(posixpath.dirname(fact_file))
+    return {"files": result_files, "links": result_links, "absent": list(absent), "exclusive": exclusive,
+            "directories": list(dict.fromkeys(result_directories))}
+
+
 class FilterModule:
     """Bulwark's TLS site model filters."""
 
@@ -508,4 +609,6 @@ class FilterModule:
         return {
             "tls_site_model": tls_site_model,
             "tls_pem_bundle": tls_pem_bundle,
+            "tls_server_config": tls_server_config,
+            "tls_published_fact": tls_published_fact,
         }
