@@ -8,8 +8,11 @@ Filters (documentation in the ``<filter>.yml`` files beside this one, and in doc
 * ``tls_key_reads`` - one read per host: the arguments of the ``tls_public_keys`` module for each TLS host
   and each host of a service list, checked first (hosts in the inventory, names, ports).
 * ``tls_key_set`` - the registered results of those reads as one flat list of keys.
+* ``tls_key_mail`` - the mail sections of the facts read (mail_tls: the mail domain, its MTA-STS policy and
+  TLS-RPT addresses), each with the host that published it.
 
-dns_records publishes TLSA records for this set; ct_monitor compares certificates it discovers with it.
+dns_records publishes TLSA records for this set (and the mail domains' records); ct_monitor compares
+certificates it discovers with it.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 try:  # the collection bulwark.hardening
-    from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_dns
+    from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_dns, bulwark_messages
 except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
     sys.path.append(str(Path(__file__).resolve().parents[2] / "shared" / "module_utils"))
     import bulwark_dns  # type: ignore[no-redef]
+    import bulwark_messages  # type: ignore[no-redef]
 
 HTTPS_PORT = 443
 _PROTOS = ("tcp", "udp", "sctp")
@@ -35,21 +39,16 @@ def _fail(where: str, text: str) -> AnsibleFilterError:
     return AnsibleFilterError(f"{where}: {text}")
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _name(where: str, value: Any) -> str:
     problem = bulwark_dns.name_problem(value.rstrip("."), wildcard=True) if isinstance(value, str) else "not a string"
     if problem:
-        raise _fail(where, f"{_short(value)} is not a DNS name ({problem})")
+        raise _fail(where, f"{bulwark_messages.describe(value)} is not a DNS name ({problem})")
     return value.rstrip(".").lower()
 
 
 def _path(where: str, value: Any) -> str:
     if not isinstance(value, str) or not value.startswith("/"):
-        raise _fail(where, f"{_short(value)} is not an absolute path")
+        raise _fail(where, f"{bulwark_messages.describe(value)} is not an absolute path")
     return value
 
 
@@ -84,15 +83,20 @@ def _service(where: str, service: Any) -> tuple[str, dict[str, Any]]:
         raise _fail(where, f"must be a mapping, got {type(service).__name__}")
     port = service.get("port")
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise _fail(f"{where}.port", f"{_short(port)} is not a port (1-65535)")
+        raise _fail(f"{where}.port", f"{bulwark_messages.describe(port)} is not a port (1-65535)")
     proto = service.get("proto") or "tcp"
     if proto not in _PROTOS:
-        raise _fail(f"{where}.proto", f"{_short(proto)} is not one of {', '.join(_PROTOS)}")
+        raise _fail(f"{where}.proto", f"{bulwark_messages.describe(proto)} is not one of {', '.join(_PROTOS)}")
     certificate = {"cert": _path(f"{where}.cert", service.get("cert"))}
     if service.get("next_key"):
         certificate["next_key"] = _path(f"{where}.next_key", service["next_key"])
+    if service.get("chain"):
+        certificate["chain"] = _path(f"{where}.chain", service["chain"])
+    issuer = service.get("issuer", False)
+    if not isinstance(issuer, bool):
+        raise _fail(f"{where}.issuer", f"must be true or false, got {bulwark_messages.describe(issuer)}")
     return str(service.get("host")), {"names": [_name(f"{where}.name", service.get("name"))], "port": port,
-                                      "proto": proto, "certificates": [certificate]}
+                                      "proto": proto, "issuer": issuer, "certificates": [certificate]}
 
 
 def tls_key_reads(hosts: Any, hostvars: Mapping[str, Any], services: Any = (), hosts_var: str = "hosts",
@@ -112,14 +116,14 @@ def tls_key_reads(hosts: Any, hostvars: Mapping[str, Any], services: Any = (), h
     reads: dict[str, dict[str, Any]] = {}
     for host in hosts:
         if not isinstance(host, str) or host not in hostvars:
-            raise _fail(hosts_var, f"{_short(host)} is not an inventory host")
+            raise _fail(hosts_var, f"{bulwark_messages.describe(host)} is not an inventory host")
         sites = hostvars[host].get("tls_sites", [])
         reads.setdefault(host, {"host": host, "services": [], "fallback": []})["fallback"] = tls_key_services(
             sites, where=f"{host}: tls_sites")
     for index, entry in enumerate(services):
         host, service = _service(f"{services_var}[{index}]", entry)
         if host not in hostvars:
-            raise _fail(f"{services_var}[{index}].host", f"{_short(host)} is not an inventory host")
+            raise _fail(f"{services_var}[{index}].host", f"{bulwark_messages.describe(host)} is not an inventory host")
         reads.setdefault(host, {"host": host, "services": [], "fallback": []})["services"].append(service)
     return list(reads.values())
 
@@ -147,6 +151,33 @@ def tls_key_set(reads: Any) -> list[dict[str, Any]]:
     return keys
 
 
+def tls_key_mail(reads: Any) -> list[dict[str, Any]]:
+    """The ``mail`` sections the reads returned (tls_public_keys' ``mail``), each as ``{host, domain,
+    mta_sts_policy, tls_rpt}``, in the order read. ``reads`` as for ``tls_key_set``."""
+    results = reads.get("results") if isinstance(reads, Mapping) else reads
+    if not isinstance(results, Sequence) or isinstance(results, str):
+        raise _fail("tls_key_mail", "the input must be the registered result of a looped tls_public_keys task")
+    domains = []
+    for result in results:
+        if not isinstance(result, Mapping) or not isinstance(result.get("services"), list):
+            raise _fail("tls_key_mail", "a result without 'services': was it skipped or did it fail?")
+        item = result.get("item")
+        host = item.get("host") if isinstance(item, Mapping) else item
+        for index, section in enumerate(result.get("mail") or []):
+            where = f"tls_key_mail: {host}: published mail section {index}"
+            if not isinstance(section, Mapping):
+                raise AnsibleFilterError(f"{where} must be a mapping, got {bulwark_messages.describe(section)}")
+            policy, rua = section.get("mta_sts_policy"), section.get("tls_rpt") or []
+            if policy is not None and not isinstance(policy, str):
+                raise AnsibleFilterError(f"{where}: mta_sts_policy must be the policy text, got "
+                                         f"{bulwark_messages.describe(policy)}")
+            if not isinstance(rua, list):
+                raise AnsibleFilterError(f"{where}: tls_rpt must be a list of URIs, got {bulwark_messages.describe(rua)}")
+            domains.append({"host": host, "domain": _name(f"{where}: domain", section.get("domain")),
+                            "mta_sts_policy": policy, "tls_rpt": list(rua)})
+    return domains
+
+
 class FilterModule:
     """Bulwark's key set filters."""
 
@@ -155,4 +186,5 @@ class FilterModule:
             "tls_key_services": tls_key_services,
             "tls_key_reads": tls_key_reads,
             "tls_key_set": tls_key_set,
+            "tls_key_mail": tls_key_mail,
         }
