@@ -35,7 +35,8 @@ pickup    unix  n       -       y       60      1       pickup
 
 OPTIONS = {"hostname": "mx.example.org", "submission": True, "sasl_type": "dovecot", "sasl_path": "private/auth",
            "dane": True, "mta_sts_dir": "/var/www/mta-sts", "mta_sts_mode": "enforce", "mta_sts_max_age": 604800,
-           "mta_sts_mx": []}
+           "mta_sts_mx": [], "domain": "example.org", "tls_rpt": ["mailto:tlsrpt@example.org"], "tlsa_issuer": True,
+           "dovecot": True}
 
 
 def test_main_cf_sets_each_parameter_once_and_keeps_the_rest() -> None:
@@ -116,6 +117,8 @@ def test_postfix_37_gets_no_ffdhe_parameter() -> None:
     ({"mta_sts_max_age": 31557601}, ["mx.example.org"], "mail_tls_mta_sts_max_age: 31557601 is out of range"),
     ({}, ["other.example.org"], "mail_tls_certificates[0].cert /etc/ssl/mx-rsa.crt does not cover mx.example.org"),
     ({"mta_sts_mx": ["bad_name"]}, ["mx.example.org"], "mail_tls_mta_sts_mx[0] must be a DNS name"),
+    ({"domain": "example..org"}, ["mx.example.org"], "mail_tls_domain: 'example..org' is not a DNS name"),
+    ({"tls_rpt": ["tlsrpt@example.org"]}, ["mx.example.org"], "mail_tls_tls_rpt[0] must be a mailto: or https: URI"),
 ])
 def test_bad_input_names_the_variable(options: dict, certificates_names: list[str], expected: str) -> None:
     look = _inspection(certificates_names)
@@ -144,3 +147,20 @@ def test_a_configuration_postfix_cannot_read_is_refused_not_rendered_empty() -> 
     assert model["main_cf"] is None and model["master_cf"] is None
     assert model["problems"] == ["mail_tls: cannot read Postfix's postconf -d mail_version on the host (postconf: fatal: "
                                  "file /etc/postfix/master.cf: line 9: bad field count); fix it, then run the role again"]
+
+
+def test_the_published_fact_lists_every_tls_port_and_the_mail_domain() -> None:
+    look = _inspection(["mx.example.org"])
+    fact = mail_tls_model(_site_model(CERTS, look), look, OPTIONS)["fact"]
+    assert fact["schema"] == 1 and fact["server"] == "postfix"
+    assert json.loads(mail_tls_model(_site_model(CERTS, look), look, OPTIONS)["fact_text"]) == fact
+    assert [(s["port"], s["names"], s["issuer"]) for s in fact["sites"]] == [
+        (port, ["mx.example.org"], True) for port in (25, 465, 587, 993)]
+    assert fact["sites"][0]["certificates"][0] == {"cert": CERTS[0]["cert"], "key": CERTS[0]["key"],
+                                                   "chain": CERTS[0]["chain"], "next_key": None, "key_type": "rsa"}
+    assert fact["mail"] == {"domain": "example.org", "tls_rpt": ["mailto:tlsrpt@example.org"],
+                            "mta_sts_policy": "version: STSv1\nmode: enforce\nmx: mx.example.org\nmax_age: 604800\n"}
+    small = mail_tls_model(_site_model(CERTS, look), look, {**OPTIONS, "submission": False, "dovecot": False,
+                                                            "tlsa_issuer": False, "mta_sts_dir": "", "tls_rpt": []})
+    assert [(s["port"], s["issuer"]) for s in small["fact"]["sites"]] == [(25, False)]
+    assert small["fact"]["mail"] == {"domain": "example.org", "mta_sts_policy": None, "tls_rpt": []}

@@ -5,16 +5,23 @@ put them into the distribution's own files without touching the rest.
 Filters:
 
 * ``mail_tls_model``    - checks the mail variables against what tls_common's ``tls_site_model`` and
-  ``tls_inspect`` found, and returns the Postfix files, the served chains and the problems (which fail the
-  play, each naming the variable).
+  ``tls_inspect`` found, and returns the Postfix files, the served chains, the published fact and the problems
+  (which fail the play, each naming the variable).
 * ``postfix_main_cf``   - ``main.cf`` with the given parameters set once each, everything else kept.
 * ``postfix_master_cf`` - ``master.cf`` with the given services replacing any entry on the same port.
 
 Pure Python (standard library and ansible only): tests/unit/test_mail_tls.py.
+
+The published fact (``/etc/ansible/facts.d/bulwark_mail.fact``, ``ansible_local.bulwark_mail``) has the shape of
+the web roles' ``bulwark_tls`` (schema 1, one ``sites`` entry per TLS service: 25, and 465, 587, 993 when they are
+served), with ``issuer`` on each service (a DANE-TA record for the issuer) and a ``mail`` section: the mail
+domain, the MTA-STS policy text the MX publishes (or null) and the TLS-RPT report URIs. dns_records reads it
+with the shared ``tls_public_keys`` module (docs/mail.md).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -24,10 +31,17 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 try:  # the collection bulwark.hardening
-    from ansible_collections.bulwark.hardening.plugins.filter.mail_policy import mta_sts_policy
-except ImportError:  # a role of the repository, or vendored: filters of the `shared` role
+    from ansible_collections.bulwark.hardening.plugins.filter.mail_policy import mta_sts_policy, tls_rpt_record
+    from ansible_collections.bulwark.hardening.plugins.filter.tls_common import tls_published_fact
+    from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_dns, bulwark_messages
+except ImportError:  # a role of the repository, or vendored: filters of the `shared` and `tls_common` roles
     sys.path.append(str(Path(__file__).resolve().parents[2] / "shared" / "filter_plugins"))
-    from mail_policy import mta_sts_policy  # type: ignore[no-redef]
+    sys.path.append(str(Path(__file__).resolve().parents[2] / "shared" / "module_utils"))
+    sys.path.append(str(Path(__file__).resolve().parents[2] / "tls_common" / "filter_plugins"))
+    import bulwark_dns  # type: ignore[no-redef]
+    import bulwark_messages  # type: ignore[no-redef]
+    from mail_policy import mta_sts_policy, tls_rpt_record  # type: ignore[no-redef]
+    from tls_common import tls_published_fact  # type: ignore[no-redef]
 
 MAIN_HEADER = "# Bulwark mail_tls: TLS settings (the role keeps each parameter once; edit the role's variables)"
 MASTER_HEADER = "# Bulwark mail_tls: submission services (STARTTLS on 587, implicit TLS on 465)"
@@ -39,6 +53,7 @@ PORT_ALIASES = {"submission": ("submission", "587"), "submissions": ("submission
 # tls_config_file, so a profile that asks for other suites cannot be rendered for Postfix.
 OPENSSL_DEFAULT_SUITES = frozenset({"TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256"})
 MTA_STS_MAX_AGE = 31557600
+SMTP_PORT, SUBMISSIONS_PORT, SUBMISSION_PORT, IMAPS_PORT = 25, 465, 587, 993
 
 
 def _version(text: str | None) -> tuple[int, ...]:
@@ -173,10 +188,20 @@ def mail_tls_model(site_model: Mapping[str, Any], inspection: Mapping[str, Any] 
     if isinstance(max_age, str) and max_age.strip().isdigit():
         max_age = int(max_age)
     if mode not in ("enforce", "testing", "none"):
-        problems.append(f"mail_tls_mta_sts_mode: {mode!r} is not enforce, testing or none")
+        problems.append(f"mail_tls_mta_sts_mode: {bulwark_messages.describe(mode)} is not enforce, testing or none")
     if isinstance(max_age, bool) or not isinstance(max_age, int) or not 0 <= max_age <= MTA_STS_MAX_AGE:
-        problems.append(f"mail_tls_mta_sts_max_age: {max_age!r} is out of range (RFC 8461: 0 to {MTA_STS_MAX_AGE} "
-                        "seconds)")
+        problems.append(f"mail_tls_mta_sts_max_age: {bulwark_messages.describe(max_age)} is out of range (RFC 8461: "
+                        f"0 to {MTA_STS_MAX_AGE} seconds)")
+    domain = options.get("domain")
+    domain_problem = bulwark_dns.name_problem(domain.rstrip(".")) if isinstance(domain, str) else "not a string"
+    if domain_problem:
+        problems.append(f"mail_tls_domain: {bulwark_messages.describe(domain)} is not a DNS name ({domain_problem})")
+    rua = options.get("tls_rpt") or []
+    if rua and not domain_problem:
+        try:
+            tls_rpt_record(domain, rua)
+        except AnsibleFilterError as exc:
+            problems.append(str(exc).replace("tls_rpt_record: rua", "mail_tls_tls_rpt"))
     policy = None
     if options.get("mta_sts_dir") and not any(p.startswith("mail_tls_mta_sts") for p in problems):
         try:
@@ -203,7 +228,10 @@ def mail_tls_model(site_model: Mapping[str, Any], inspection: Mapping[str, Any] 
     model = {"profile": profile, "postfix_version": ".".join(map(str, postfix_version)),
              "dovecot_version": ".".join(map(str, dovecot_version)), "dovecot_24": dovecot_version >= (2, 4),
              "certificates": served, "mta_sts_policy": policy, "problems": problems, "notes": notes,
-             "main_cf": None, "master_cf": None}
+             "main_cf": None, "master_cf": None, "fact": None, "fact_text": None}
+    if not problems:
+        model["fact"] = mail_published_fact(site_model, options, policy)
+        model["fact_text"] = json.dumps(model["fact"], indent=2, sort_keys=True) + "\n"
     if inspection is None or problems or not postfix_version:
         return model
     model["main_cf"] = postfix_main_cf(probes.get("main_cf", {}).get("stdout", ""),
@@ -211,6 +239,18 @@ def mail_tls_model(site_model: Mapping[str, Any], inspection: Mapping[str, Any] 
     services = submission_services(options) if options.get("submission") else []
     model["master_cf"] = postfix_master_cf(probes.get("master_cf", {}).get("stdout", ""), services)
     return model
+
+
+def mail_published_fact(site_model: Mapping[str, Any], options: Mapping[str, Any], policy: str | None) -> dict[str, Any]:
+    """What the MX serves, for other roles (dns_records): the web roles' fact shape, one site per TLS port."""
+    ports = [SMTP_PORT] + ([SUBMISSIONS_PORT, SUBMISSION_PORT] if options.get("submission") else []) \
+        + ([IMAPS_PORT] if options.get("dovecot") else [])
+    published = [tls_published_fact(site_model, "postfix", https_port=port) for port in ports]
+    sites = [{**{k: v for k, v in site.items() if k != "http_port"}, "issuer": bool(options.get("tlsa_issuer"))}
+             for fact in published for site in fact["sites"]]
+    return {"schema": published[0]["schema"], "server": "postfix", "sites": sites,
+            "mail": {"domain": str(options["domain"]).rstrip(".").lower(), "mta_sts_policy": policy,
+                     "tls_rpt": list(options.get("tls_rpt") or [])}}
 
 
 def postfix_settings(profile: Mapping[str, Any], served: Sequence[Mapping[str, Any]],
