@@ -211,8 +211,8 @@ def mail_tls_model(site_model: Mapping[str, Any], inspection: Mapping[str, Any] 
 
     counts = {}
     for line in str(probes.get("cert_counts", {}).get("stdout", "")).splitlines():
-        path, _, count = line.rpartition(":")
-        if count.strip().isdigit():
+        path, count = line.rsplit(":", 1) if ":" in line else ("", line)
+        if path and count.strip().isdigit():
             counts[path] = int(count)
     served = [{**entry, "files": _served_files(entry, counts.get(str(entry["cert"])))} for entry in certificates]
     if inspection is not None and "postconf" not in inspection.get("missing", []):
