@@ -30,7 +30,8 @@ SPECS = {path.stem: yaml.safe_load(path.read_text()) for path in sorted(SPECS_DI
 
 _JINJA_RE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 _FILTER_RE = re.compile(r"(?<!\|)\|\s*([A-Za-z_]\w*)(?![\w.])")
-_HIGHER_ORDER_RE = re.compile(r"\b(?:map|select|reject)\(\s*['\"]([A-Za-z_]\w*)['\"]")
+# map('name') names a filter; select/reject('name') name a test (match, search, ...), not counted here.
+_HIGHER_ORDER_RE = re.compile(r"\bmap\(\s*['\"]([A-Za-z_]\w*)['\"]")
 _STRING_RE = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 _TASK_KEYWORDS = set(Task.fattributes) | set(Block.fattributes) | {"action", "local_action", "args", "vars"}
 

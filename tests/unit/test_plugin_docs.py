@@ -12,6 +12,7 @@ are checked without editing this file:
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import json
@@ -178,3 +179,13 @@ def test_no_sidecar_documents_a_filter_that_does_not_exist() -> None:
     for path in ROLES.glob("*/filter_plugins/*.yml"):
         name = yaml.safe_load(path.read_text())["DOCUMENTATION"]["name"]
         assert name == path.stem and name in FILTERS, f"{path.relative_to(REPO)} documents {name}"
+
+
+@pytest.mark.parametrize("path", MODULES + FILTER_FILES, ids=lambda path: f"{path.parent.parent.name}/{path.name}")
+def test_no_module_level_tuple_assignment(path: Path) -> None:
+    # ansible-doc reads a plugin's top-level assignments to find its documentation and warns on `A, B = 1, 2`;
+    # ansible-test sanity (the collection) fails on that warning.
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tuples = [node.lineno for node in tree.body if isinstance(node, ast.Assign)
+              and any(isinstance(target, (ast.Tuple, ast.List)) for target in node.targets)]
+    assert not tuples, f"{path}: top-level tuple assignment on line(s) {tuples}; assign one name per line"

@@ -53,7 +53,10 @@ PORT_ALIASES = {"submission": ("submission", "587"), "submissions": ("submission
 # tls_config_file, so a profile that asks for other suites cannot be rendered for Postfix.
 OPENSSL_DEFAULT_SUITES = frozenset({"TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256"})
 MTA_STS_MAX_AGE = 31557600
-SMTP_PORT, SUBMISSIONS_PORT, SUBMISSION_PORT, IMAPS_PORT = 25, 465, 587, 993
+SMTP_PORT = 25
+SUBMISSIONS_PORT = 465
+SUBMISSION_PORT = 587
+IMAPS_PORT = 993
 
 
 def _version(text: str | None) -> tuple[int, ...]:
