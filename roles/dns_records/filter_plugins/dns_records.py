@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import base64
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
@@ -53,8 +55,58 @@ def zone_fragments(records: Any, zones: Any) -> dict[str, list[str]]:
     return {zone: sorted(lines) for zone, lines in sorted(fragments.items())}
 
 
+def _acme_facts(slurped: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(host, fact) for every bulwark_acme local fact read with slurp (hosts without one are skipped)."""
+    facts = []
+    for result in (slurped or {}).get("results", []) if isinstance(slurped, Mapping) else []:
+        if result.get("skipped") or not result.get("content"):
+            continue
+        try:
+            fact = json.loads(base64.b64decode(result["content"]).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            raise AnsibleFilterError(f"dns_records_acme_sources: the acme_certificates fact of {result.get('item')} "
+                                     "is not JSON") from None
+        if isinstance(fact, dict):
+            facts.append((str(result.get("item")), fact))
+    return facts
+
+
+def dns_records_acme_sources(slurped: Any, sources: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Sources for the public keys acme_certificates stages for a rollover (next) or keeps after one (previous).
+
+    A key is published under the names, port and protocol of the source whose certificate it belongs to
+    (same host, same certificate path), so a rollover never needs the inventory changed.
+    """
+    extra = []
+    for host, fact in _acme_facts(slurped):
+        for cert in fact.get("certificates", []):
+            for source in sources:
+                if source["host"] == host and source["path"] == cert.get("cert") and not source.get("next_key"):
+                    for key in cert.get("publish_keys", []):
+                        extra.append({**source, "path": key, "next_key": True})
+    return extra
+
+
+def dns_records_acme_caa(slurped: Any) -> list[dict[str, Any]]:
+    """dns_records_caa entries from acme_certificates' accounts: for every certificate name, one ``issue`` per
+    CA with a CAA identity, bound to the real ACME account URL (RFC 8657 accounturi)."""
+    entries: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for _, fact in _acme_facts(slurped):
+        accounts = [a for a in fact.get("accounts", []) if a.get("caa_identity") and a.get("account_uri")]
+        for cert in fact.get("certificates", []):
+            for domain in cert.get("domains", []):
+                wildcard = domain.startswith("*.")
+                name = domain[2:] if wildcard else domain
+                for account in accounts:
+                    key = (name, "issuewild" if wildcard else "issue", account["caa_identity"])
+                    entries[key] = {"domain": name, key[1]: [account["caa_identity"]],
+                                    "accounturi": account["account_uri"]}
+    return [entries[key] for key in sorted(entries)]
+
+
 class FilterModule:
     """Zone fragment filters."""
 
     def filters(self) -> dict[str, Callable[..., Any]]:
-        return {"zone_fragments": zone_fragments}
+        return {"zone_fragments": zone_fragments, "dns_records_acme_sources": dns_records_acme_sources,
+                "dns_records_acme_caa": dns_records_acme_caa}
