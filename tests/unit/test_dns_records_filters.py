@@ -54,3 +54,53 @@ def test_bad_zone_list_is_named(zones: object) -> None:
 def test_bad_record_is_named(record: object) -> None:
     with pytest.raises(AnsibleFilterError, match="zone-file line"):
         zone_fragments([record], ["example.org"])
+
+
+# --- the acme_certificates fact -------------------------------------------------------------------------------------
+def _slurped(host: str, fact: dict) -> dict:
+    import base64
+    import json
+
+    return {"item": host, "content": base64.b64encode(json.dumps(fact).encode()).decode()}
+
+
+ACME_FACT = {
+    "accounts": [{"ca": "primary", "directory": "https://a/dir", "account_uri": "https://a/acct/1",
+                  "caa_identity": "letsencrypt.org"},
+                 {"ca": "backup", "directory": "https://b/dir", "account_uri": "https://b/acct/2",
+                  "caa_identity": ""}],
+    "certificates": [{"name": "www", "key_type": "ecdsa", "domains": ["www.example.org", "*.example.org"],
+                      "cert": "/etc/ssl/acme/www/ecdsa.fullchain.crt",
+                      "publish_keys": ["/etc/ssl/acme/www/ecdsa.next.pub"]}],
+}
+
+
+def test_acme_staged_keys_are_published_under_their_certificates_names() -> None:
+    from dns_records import dns_records_acme_sources
+
+    sources = [{"host": "web", "path": "/etc/ssl/acme/www/ecdsa.fullchain.crt", "names": ["www.example.org"],
+                "port": 443, "proto": "tcp", "next_key": False},
+               {"host": "other", "path": "/etc/ssl/acme/www/ecdsa.fullchain.crt", "names": ["x.example.org"],
+                "port": 443, "proto": "tcp", "next_key": False}]
+    slurped = {"results": [_slurped("web", ACME_FACT), {"item": "other", "failed": True, "msg": "not found"}]}
+    assert dns_records_acme_sources(slurped, sources) == [
+        {"host": "web", "path": "/etc/ssl/acme/www/ecdsa.next.pub", "names": ["www.example.org"], "port": 443,
+         "proto": "tcp", "next_key": True}]
+
+
+def test_acme_accounts_become_caa_issue_records_with_accounturi() -> None:
+    from dns_records import dns_records_acme_caa
+
+    assert dns_records_acme_caa({"results": [_slurped("web", ACME_FACT)]}) == [
+        {"domain": "example.org", "issuewild": ["letsencrypt.org"], "accounturi": "https://a/acct/1"},
+        {"domain": "www.example.org", "issue": ["letsencrypt.org"], "accounturi": "https://a/acct/1"},
+    ]
+
+
+def test_a_broken_acme_fact_is_an_error_naming_the_host() -> None:
+    import base64
+
+    from dns_records import dns_records_acme_caa
+
+    with pytest.raises(AnsibleFilterError, match="fact of web is not JSON"):
+        dns_records_acme_caa({"results": [{"item": "web", "content": base64.b64encode(b"{oops").decode()}]})
