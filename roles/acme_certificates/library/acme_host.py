@@ -31,7 +31,7 @@ DOCUMENTATION = r"""
 module: acme_host
 short_description: Keys, certificates and DANE rollover state of acme_certificates on the managed host
 description:
-  - Looks at every certificate's files under O(dir)C(/<name>/): the served key (a link C(<key type>.key) to
+  - Looks at every certificate's files under O(dir)C(/<name>/) - the served key (a link C(<key type>.key) to
     C(keys/<key type>-<id>.key), where the id is the start of the SHA-256 of the key's SubjectPublicKeyInfo),
     the certificate (C(<key type>.crt), C(.chain.crt), C(.fullchain.crt)), the CA that issued it (C(.ca)),
     and the rollover state (C(<key type>.state.json)).

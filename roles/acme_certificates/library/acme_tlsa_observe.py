@@ -28,7 +28,7 @@ description:
     servers (NS) and their addresses, then asks each server directly, without recursion, for the owner's TLSA
     records. A server serves the key when its authoritative answer holds a record with usage 1 or 3 and
     selector 1 whose data is the SHA-256 (matching type 1) or SHA-512 (2) of the key's SubjectPublicKeyInfo.
-  - Read-only; runs on the controller (C(delegate_to: localhost)) and needs dnspython there.
+  - Read-only; runs on the controller (delegated to localhost) and needs dnspython there.
 options:
   checks:
     description: What to look for.
