@@ -15,7 +15,7 @@ from .host import venv_env
 
 # Scenarios that also run on Debian 12 (bookworm): those whose behaviour depends on the distribution
 # (OpenSSL 3.0 vs 3.5, nginx and Apache versions, and firewalld versions). The rest run on Debian 13 only.
-DEBIAN12_SCENARIOS = ("firewalld", "nginx_tls", "apache_tls")
+DEBIAN12_SCENARIOS = ("firewalld", "nginx_tls", "apache_tls", "acme_certificates")
 
 
 @dataclass
