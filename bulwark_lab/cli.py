@@ -65,7 +65,14 @@ def cmd_test(args: argparse.Namespace) -> int:
     versions = ("13", "12") if args.debian12 else ("13",)
     _prepare(versions)
     steps = suite.plan(args.scenario or None, lint=not args.no_lint, unit=not args.no_unit, debian12=args.debian12)
-    return suite.run_steps(steps)
+    slots = args.slots.split(",") if args.slots else None
+    lanes = args.lanes
+    if slots is None and os.environ.get("BULWARK_LAB_SLOT"):
+        # A caller that picked its lab slot (a second lab beside another) gets exactly that one: one lane.
+        slots, lanes = [os.environ["BULWARK_LAB_SLOT"]], 1
+    if slots and len(slots) < lanes:
+        raise StepError("test", f"--slots names {len(slots)} lab slot(s) for {lanes} lanes: give one per lane")
+    return suite.run_steps(steps, lanes=lanes, slots=slots)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -98,6 +105,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--debian12", action=argparse.BooleanOptionalAction,
                    default=suite.env_flag("BULWARK_TEST_DEBIAN12", True),
                    help=f"also run {', '.join(suite.DEBIAN12_SCENARIOS)} on Debian 12 (default on)")
+    s.add_argument("--lanes", type=int, default=int(os.environ.get("BULWARK_TEST_LANES", suite.DEFAULT_LANES)),
+                   help=f"lab steps run side by side, each on its own lab network (default {suite.DEFAULT_LANES})")
+    s.add_argument("--slots", default=os.environ.get("BULWARK_TEST_SLOTS", ""),
+                   help="comma-separated lab slots (0-9) for the lanes, one per lane (default 0,1,...; with "
+                        "BULWARK_LAB_SLOT set, that slot and one lane)")
     s.set_defaults(func=cmd_test)
     return p
 

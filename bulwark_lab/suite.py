@@ -1,21 +1,33 @@
-"""The whole test suite, in order: yamllint, ansible-lint, pytest unit tests, every molecule scenario.
+"""The whole test suite, in order: yamllint, ansible-lint, pytest unit tests, then the lab steps (every molecule
+scenario) side by side in lanes, each lane on its own lab network (BULWARK_LAB_SLOT).
 
-Prints one line per step with its wall time and closes with a pytest-style `N passed, N failed`.
+Prints one line per step with its wall time and closes with a pytest-style `N passed, N failed`. A lab step's
+output goes to .lab/logs/<step>.log and is printed in one piece when the step ends (the tail of it when it
+failed), so that lanes running side by side do not interleave their output.
 """
 
 from __future__ import annotations
 
 import os
+import queue
+import re
 import subprocess
+import sys
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from . import ROOT
+from . import ROOT, STATE_DIR
 from .host import venv_env
 
 # Scenarios that also run on Debian 12 (bookworm): those whose behaviour depends on the distribution
 # (OpenSSL 3.0 vs 3.5, nginx and Apache versions, and firewalld versions). The rest run on Debian 13 only.
 DEBIAN12_SCENARIOS = ("firewalld", "nginx_tls", "apache_tls", "acme_certificates")
+# Lanes: lab steps that run at once, each on its own lab network. Two keep both cores busy while the other
+# lane waits on package downloads or timed rollovers; more only make every step slower on 2 cores.
+DEFAULT_LANES = 2
+LOG_DIR = STATE_DIR / "logs"
+FAILED_TAIL_LINES = 300
 
 
 @dataclass
@@ -23,8 +35,12 @@ class Step:
     name: str
     argv: list[str]
     extra_env: dict[str, str]
+    # A lab step starts lab hosts: it runs in a lane, which gives it BULWARK_LAB_SLOT.
+    lab: bool = False
     seconds: float = 0.0
     passed: bool = False
+    log: str = ""
+    slot: str = field(default="", compare=False)
 
 
 def scenarios() -> list[str]:
@@ -44,30 +60,91 @@ def plan(only: list[str] | None, lint: bool, unit: bool, debian12: bool) -> list
         if only is not None and scenario not in only:
             continue
         steps.append(Step(f"molecule {scenario} (Debian 13)", ["molecule", "test", "-s", scenario],
-                          {"BULWARK_DEBIAN": "13"}))
+                          {"BULWARK_DEBIAN": "13"}, lab=True))
         if debian12 and scenario in DEBIAN12_SCENARIOS:
             steps.append(Step(f"molecule {scenario} (Debian 12)", ["molecule", "test", "-s", scenario],
-                              {"BULWARK_DEBIAN": "12"}))
+                              {"BULWARK_DEBIAN": "12"}, lab=True))
     return steps
 
 
-def run_steps(steps: list[Step]) -> int:
-    env = venv_env()
-    for step in steps:
-        print(f"\n=== {step.name}: {' '.join(step.argv)}", flush=True)
-        started = time.monotonic()
-        proc = subprocess.run(step.argv, cwd=ROOT, env={**env, **step.extra_env}, check=False)
-        step.seconds = time.monotonic() - started
-        step.passed = proc.returncode == 0
+def _log_path(step: Step) -> str:
+    return str(LOG_DIR / (re.sub(r"[^A-Za-z0-9]+", "-", step.name).strip("-").lower() + ".log"))
+
+
+_print_lock = threading.Lock()
+
+
+def _run(step: Step, env: dict[str, str], capture: bool) -> None:
+    started = time.monotonic()
+    step_env = {**env, **step.extra_env}
+    if step.slot:
+        step_env["BULWARK_LAB_SLOT"] = step.slot
+    where = f" [lab slot {step.slot}]" if step.slot else ""
+    with _print_lock:
+        print(f"\n=== {step.name}{where}: {' '.join(step.argv)}", flush=True)
+    if capture:
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        step.log = _log_path(step)
+        with open(step.log, "w", encoding="utf-8") as out:
+            proc = subprocess.run(step.argv, cwd=ROOT, env=step_env, check=False, stdout=out,
+                                  stderr=subprocess.STDOUT)
+    else:
+        proc = subprocess.run(step.argv, cwd=ROOT, env=step_env, check=False)
+    step.seconds = time.monotonic() - started
+    step.passed = proc.returncode == 0
+    with _print_lock:
+        if capture:
+            with open(step.log, encoding="utf-8", errors="replace") as handle:
+                lines = handle.read().splitlines()
+            shown = lines if step.passed else lines[-FAILED_TAIL_LINES:]
+            if not step.passed and len(lines) > len(shown):
+                print(f"--- {step.name}: last {len(shown)} of {len(lines)} lines (whole log: {step.log})")
+            print("\n".join(shown))
         print(f"=== {step.name}: {'PASSED' if step.passed else 'FAILED'} in {step.seconds:.0f}s", flush=True)
+
+
+def run_steps(steps: list[Step], lanes: int = DEFAULT_LANES, slots: list[str] | None = None) -> int:
+    """Run the steps that need no lab one after the other, then the lab steps in ``lanes`` lanes."""
+    env = venv_env()
+    started = time.monotonic()
+    for step in (s for s in steps if not s.lab):
+        _run(step, env, capture=False)
+    lab_steps = [s for s in steps if s.lab]
+    lanes = max(1, min(lanes, len(lab_steps) or 1))
+    slots = slots or [str(n) for n in range(lanes)]
+    if lanes == 1:
+        for step in lab_steps:
+            step.slot = slots[0]
+            _run(step, env, capture=False)
+    else:
+        todo: queue.Queue[Step] = queue.Queue()
+        for step in lab_steps:
+            todo.put(step)
+
+        def lane(slot: str) -> None:
+            while True:
+                try:
+                    step = todo.get_nowait()
+                except queue.Empty:
+                    return
+                step.slot = slot
+                _run(step, env, capture=True)
+
+        threads = [threading.Thread(target=lane, args=(slots[n],)) for n in range(lanes)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     passed = sum(s.passed for s in steps)
     failed = len(steps) - passed
-    total = sum(s.seconds for s in steps)
     print("\n=== summary", flush=True)
     for step in steps:
-        print(f"{'PASSED' if step.passed else 'FAILED'}  {step.seconds:7.1f}s  {step.name}")
-    print(f"total {total:.0f}s")
+        where = f"  (lab slot {step.slot})" if step.slot else ""
+        print(f"{'PASSED' if step.passed else 'FAILED'}  {step.seconds:7.1f}s  {step.name}{where}")
+    print(f"total {time.monotonic() - started:.0f}s wall, {sum(s.seconds for s in steps):.0f}s of steps, "
+          f"{lanes} lane(s)")
     print(f"{passed} passed, {failed} failed", flush=True)
+    sys.stdout.flush()
     return 0 if failed == 0 and steps else 1
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
+import os
+import time
 from pathlib import Path
 
 import pytest
-
-
-from bulwark_lab import images, lab, suite  # noqa: E402
-from bulwark_lab.errors import StepError  # noqa: E402
+from bulwark_lab import images, lab, suite
+from bulwark_lab.errors import StepError
 
 
 def test_molecule_platforms_get_fixed_addresses_by_kind_and_order(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,4 +68,21 @@ def test_suite_runs_lint_then_unit_then_scenarios_with_the_whole_site_last() -> 
 
 def test_suite_can_run_a_single_scenario_without_lint() -> None:
     steps = suite.plan(["firewalld"], lint=False, unit=False, debian12=False)
-    assert [(s.name, s.extra_env) for s in steps] == [("molecule firewalld (Debian 13)", {"BULWARK_DEBIAN": "13"})]
+    assert [(s.name, s.extra_env, s.lab) for s in steps] == [
+        ("molecule firewalld (Debian 13)", {"BULWARK_DEBIAN": "13"}, True)]
+
+
+def test_lanes_run_lab_steps_side_by_side_each_on_its_own_slot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(suite, "LOG_DIR", tmp_path)
+    monkeypatch.setattr(suite, "venv_env", lambda: dict(os.environ))
+    record = tmp_path / "record"
+    script = f"echo $BULWARK_LAB_SLOT $(date +%s.%N) >> {record}; sleep 0.5"
+    steps = [suite.Step("lint", ["true"], {}),
+             *(suite.Step(f"lab {n}", ["sh", "-c", script], {}, lab=True) for n in range(4)),
+             suite.Step("broken", ["sh", "-c", "echo it broke; exit 3"], {}, lab=True)]
+    started = time.monotonic()
+    assert suite.run_steps(steps, lanes=2, slots=["7", "9"]) == 1
+    assert time.monotonic() - started < 2.5  # 4 x 0.5 s in two lanes, not one after the other
+    assert sorted({line.split()[0] for line in record.read_text().splitlines()}) == ["7", "9"]
+    assert [s.passed for s in steps] == [True, True, True, True, True, False]
+    assert "it broke" in Path(steps[-1].log).read_text()
