@@ -12,8 +12,9 @@ from . import ROOT, VENV_DIR
 from .errors import StepError
 from .shell import run, say
 
-# What the controller itself runs: image builds, SSH to the lab, and the independent checkers
-# that the unit tests compare our filter plugins against.
+# What the controller itself runs: image builds, SSH to the lab, the independent checkers that the unit
+# tests compare our filter plugins against, the audit's clients (nmap, curl, openssl; sslyze and dnspython
+# are in .venv) and the headless browser that renders its report in the tests.
 HOST_PACKAGES = (
     "debootstrap",
     "openssh-client",
@@ -21,6 +22,9 @@ HOST_PACKAGES = (
     "gnutls-bin",
     "ldnsutils",
     "hash-slinger",
+    "nmap",
+    "curl",
+    "chromium",
 )
 REQUIREMENTS = ROOT / "requirements.txt"
 STAMP = VENV_DIR / ".bulwark-requirements.sha256"

@@ -61,6 +61,7 @@ MAIN_LAB = Lab("lab", 80, (
     Host("web-nginx", "target", 11),
     Host("web-apache", "target", 12),
     Host("ns", "target", 13),
+    Host("ns-parent", "target", 14),
     Host("scanner", "scanner", 20),
 ))
 

@@ -1,5 +1,7 @@
-"""The whole test suite, in order: yamllint, ansible-lint, pytest unit tests, then the lab steps (every molecule
-scenario) side by side in lanes, each lane on its own lab network (BULWARK_LAB_SLOT).
+"""The whole test suite, in order: yamllint, ansible-lint, pytest unit tests, then the lab steps (the
+fault-injection test of tests/faults, the portable tests of tests/portable - vendored roles and the built
+collection on one lab of their own - and every molecule scenario) side by side in lanes, each lane on its own
+lab network (BULWARK_LAB_SLOT).
 
 Prints one line per step with its wall time and closes with a pytest-style `N passed, N failed`. A lab step's
 output goes to .lab/logs/<step>.log and is printed in one piece when the step ends (the tail of it when it
@@ -21,8 +23,11 @@ from . import ROOT, STATE_DIR
 from .host import venv_env
 
 # Scenarios that also run on Debian 12 (bookworm): those whose behaviour depends on the distribution
-# (OpenSSL 3.0 vs 3.5, nginx and Apache versions, and firewalld versions). The rest run on Debian 13 only.
-DEBIAN12_SCENARIOS = ("firewalld", "nginx_tls", "apache_tls", "acme_certificates")
+# (OpenSSL 3.0 vs 3.5, nginx and Apache versions, firewalld versions, certspotter 0.16 vs 0.18, Knot 3.2 vs
+# 3.4). The rest run on Debian 13 only.
+DEBIAN12_SCENARIOS = ("firewalld", "nginx_tls", "apache_tls", "ct_monitor", "dns_zone", "acme_certificates")
+# The step name `./bulwark test portable` selects, like a scenario name.
+PORTABLE = "portable"
 # Lanes: lab steps that run at once, each on its own lab network. Two keep both cores busy while the other
 # lane waits on package downloads or timed rollovers; more only make every step slower on 2 cores.
 DEFAULT_LANES = 2
@@ -49,6 +54,11 @@ def scenarios() -> list[str]:
     return sorted(found, key=lambda name: name == "default")
 
 
+# The fault-injection suite: its own lab (172.30.(91+slot).0/24) in a lane like a scenario; `./bulwark test faults`
+# runs it alone. Debian 13 only: the windows do not depend on the distribution's versions.
+FAULTS = "faults"
+
+
 def plan(only: list[str] | None, lint: bool, unit: bool, debian12: bool) -> list[Step]:
     steps: list[Step] = []
     if lint:
@@ -56,6 +66,14 @@ def plan(only: list[str] | None, lint: bool, unit: bool, debian12: bool) -> list
         steps.append(Step("ansible-lint", ["ansible-lint", "--profile", "production", "--offline"], {}))
     if unit:
         steps.append(Step("pytest unit", ["python", "-m", "pytest", "-q", "tests/unit"], {}))
+    # The longest lab step goes first, so that the other lane runs scenarios beside it.
+    if only is None or FAULTS in only:
+        steps.append(Step("pytest faults (Debian 13)", ["python", "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
+                                                         "tests/faults"], {"BULWARK_DEBIAN": "13"}, lab=True))
+    if only is None or PORTABLE in only:
+        steps.append(Step(f"{PORTABLE}: vendored roles and the collection (Debian 13)",
+                          ["python", "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "tests/portable"],
+                          {"BULWARK_DEBIAN": "13"}, lab=True))
     for scenario in scenarios():
         if only is not None and scenario not in only:
             continue

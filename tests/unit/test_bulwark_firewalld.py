@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 import bulwark_firewalld as fw
 import pytest
 from hypothesis import given
@@ -260,3 +262,60 @@ def test_rollback_stops_firewalld_when_it_was_not_running_before() -> None:
 
 def test_rollback_quotes_names() -> None:
     assert "--change-interface='eth0;reboot'" in fw.rollback_script("reload", "public", {"eth0;reboot": "dmz"})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Crash safety: the start guard, the proof marker, the zone file an unproven firewalld starts with
+# ---------------------------------------------------------------------------------------------------------------
+
+STOCK_PUBLIC = """<?xml version="1.0" encoding="utf-8"?>
+<zone>
+  <short>Public</short>
+  <description>For use in public areas.</description>
+  <service name="ssh"/>
+  <service name="dhcpv6-client"/>
+  <port port="8888" protocol="tcp"/>
+  <icmp-block name="echo-request"/>
+  <forward/>
+</zone>
+"""
+
+
+def test_the_guard_lets_firewalld_start_only_when_proven_or_started_by_the_role() -> None:
+    text = fw.guard_dropin()
+    assert "[Unit]" in text
+    assert f"ConditionPathExists=|{fw.PROVEN_MARKER}" in text
+    assert f"ConditionPathExists=|{fw.START_FLAG}" in text
+    assert fw.START_FLAG.startswith("/run/")  # gone after a reboot
+
+
+def test_a_proof_holds_only_for_the_same_zone_and_the_same_permanent_rules() -> None:
+    lines = {"port 22/tcp", "interface eth0 in zone public"}
+    record = fw.proven_record("public", lines)
+    assert fw.is_proven(record, "public", set(lines))
+    assert fw.is_proven(record, "public", None)  # firewalld not running: only the zone can be compared
+    assert not fw.is_proven(record, "public", lines | {"service ssh"})  # changed by hand since
+    assert not fw.is_proven(record, "internal", lines)
+    assert not fw.is_proven(None, "public", lines)
+    assert not fw.is_proven('{"zone": "pub', "public", lines)  # cut short by a crash
+
+
+def test_default_zone_is_read_from_firewalld_conf() -> None:
+    assert fw.default_zone("# c\nDefaultZone=internal\nCleanupOnExit=yes\n") == "internal"
+    assert fw.default_zone("DefaultZone=\n") == "public"
+
+
+def test_an_unproven_firewalld_starts_with_exactly_the_declared_ports_in_its_zone_file() -> None:
+    desired = fw.parse_entries(["2222/tcp", "443/tcp", {"port": "9443/tcp", "sources": ["203.0.113.0/24"]}])
+    text = fw.offline_zone(STOCK_PUBLIC, desired, ["eth0"])
+    assert text.startswith('<?xml version="1.0" encoding="utf-8"?>')
+    root = ET.fromstring(text)
+    assert [c.tag for c in root if c.tag in ("service", "port", "rule")] == ["port", "port", "rule"]
+    assert {(p.get("port"), p.get("protocol")) for p in root.findall("port")} == {("2222", "tcp"), ("443", "tcp")}
+    rule = root.find("rule")
+    assert rule.get("family") == "ipv4" and rule.find("source").get("address") == "203.0.113.0/24"
+    assert rule.find("port").get("port") == "9443" and rule.find("accept") is not None
+    # Left as the zone had it: its name, ICMP blocks, forwarding.
+    assert root.find("short").text == "Public" and root.find("icmp-block") is not None
+    assert [i.get("name") for i in root.findall("interface")] == ["eth0"]
+    assert fw.offline_zone(text, desired, ["eth0"]) == text  # the same zone file twice is no change

@@ -60,7 +60,8 @@ def test_image_recipes_are_stable_and_change_with_their_inputs(monkeypatch: pyte
 
 def test_suite_runs_lint_then_unit_then_scenarios_with_the_whole_site_last() -> None:
     names = [step.name for step in suite.plan(None, lint=True, unit=True, debian12=True)]
-    assert names[:3] == ["yamllint", "ansible-lint", "pytest unit"]
+    assert names[:5] == ["yamllint", "ansible-lint", "pytest unit", "pytest faults (Debian 13)",
+                         "portable: vendored roles and the collection (Debian 13)"]
     assert names[-1] == "molecule default (Debian 13)"
     for scenario in suite.DEBIAN12_SCENARIOS:
         assert f"molecule {scenario} (Debian 12)" in names
@@ -70,6 +71,12 @@ def test_suite_can_run_a_single_scenario_without_lint() -> None:
     steps = suite.plan(["firewalld"], lint=False, unit=False, debian12=False)
     assert [(s.name, s.extra_env, s.lab) for s in steps] == [
         ("molecule firewalld (Debian 13)", {"BULWARK_DEBIAN": "13"}, True)]
+
+
+def test_the_fault_injection_suite_runs_alone_by_its_name() -> None:
+    steps = suite.plan(["faults"], lint=False, unit=False, debian12=True)
+    assert [(s.name, s.lab) for s in steps] == [("pytest faults (Debian 13)", True)]
+    assert steps[0].argv[-1] == "tests/faults"
 
 
 def test_lanes_run_lab_steps_side_by_side_each_on_its_own_slot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,3 +93,19 @@ def test_lanes_run_lab_steps_side_by_side_each_on_its_own_slot(tmp_path: Path, m
     assert sorted({line.split()[0] for line in record.read_text().splitlines()}) == ["7", "9"]
     assert [s.passed for s in steps] == [True, True, True, True, True, False]
     assert "it broke" in Path(steps[-1].log).read_text()
+
+
+def test_suite_can_run_the_portable_tests_alone_as_a_lab_step() -> None:
+    [step] = suite.plan(["portable"], lint=False, unit=False, debian12=True)
+    assert step.argv[-1] == "tests/portable" and step.extra_env == {"BULWARK_DEBIAN": "13"} and step.lab
+
+
+def test_audit_passes_its_options_on_to_ansible_playbook(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bulwark_lab import cli
+
+    seen = []
+    monkeypatch.setattr(cli, "cmd_audit", lambda args: seen.append(args.ansible_args) or 0)
+    assert cli.main(["audit", "-e", "audit_probe_host=scanner", "--limit", "web-nginx"]) == 0
+    assert seen == [["-e", "audit_probe_host=scanner", "--limit", "web-nginx"]]
+    with pytest.raises(SystemExit):
+        cli.main(["lab", "up", "--nonsense"])

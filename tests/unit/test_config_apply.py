@@ -232,3 +232,85 @@ def test_sync_service(state: ServiceState, read: bool, command: list[str], enabl
 def test_a_failed_reload_is_an_error() -> None:
     with pytest.raises(RuntimeError, match="systemctl reload nginx"):
         sync_service(FakeSystemctl(fail="reload"), "nginx", ServiceState(True, True), [], False, True, None)
+
+
+def test_two_runs_take_turns(tmp_path: Path) -> None:
+    first, second = Journal(str(tmp_path), "nginx"), Journal(str(tmp_path), "nginx")
+    assert first.lock(1)
+    assert Path(first.lock_path).read_text() == f"{os.getpid()}\n"  # who holds it
+    assert second.lock(0.3, sleep=lambda s: None) is False  # the old call still holds it
+    os.close(first._lock_fd)  # the old call ended (or was killed): the kernel releases its lock
+    assert second.lock(1)
+
+
+def test_what_a_killed_run_left_outside_the_journal_goes(etc: Path, tmp_path: Path) -> None:
+    state = etc.with_name(etc.name + "-state")
+    journal = Journal(str(state), "nginx")
+    os.makedirs(journal.saved_dir)
+    (Path(journal.saved_dir) / "0").write_text("old\n")  # killed while saving, before the marker
+    (state / ".bulwark-abc.tmp").write_text("{")
+    removed = journal.clean_left_overs()
+    assert sorted(Path(p).name for p in removed) == [".bulwark-abc.tmp", "nginx.saved"]
+    assert list(state.iterdir()) == []
+
+
+def test_recovery_removes_half_written_temporary_files(etc: Path) -> None:
+    journal = Journal(str(etc.with_name(etc.name + "-state")), "nginx")
+    todo = plan(**declared(etc))
+
+    def dies(argv: Sequence[str]) -> tuple[int, str, str]:
+        (etc / "conf.d" / ".bulwark-x1.tmp").write_text("half")  # the host went down mid-write
+        raise Killed
+
+    with pytest.raises(Killed):
+        apply(todo, dies, ["nginx", "-t"], journal)
+    recover(journal)
+    assert not list((etc / "conf.d").glob(".bulwark-*"))
+
+
+def _run_module(args: dict[str, object], capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    """Run config_apply's main() as Ansible would, with ``args``; its JSON result."""
+    import config_apply
+    from ansible.module_utils import basic
+    from ansible.module_utils.common.text.converters import to_bytes
+
+    basic._ANSIBLE_ARGS = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+    basic._ANSIBLE_PROFILE = "legacy"
+    held: list[int] = []
+    lock = config_apply.Journal.lock
+
+    def lock_and_remember(self: Journal, timeout: float, *rest: object) -> bool:
+        taken = lock(self, timeout, *rest)
+        held.append(self._lock_fd)
+        return taken
+
+    config_apply.Journal.lock = lock_and_remember
+    try:
+        with pytest.raises(SystemExit):
+            config_apply.main()
+    finally:
+        config_apply.Journal.lock = lock
+        for fd in held:  # a module's process ends here, and with it its lock
+            if fd is not None:
+                os.close(fd)
+    return json.loads(capsys.readouterr().out)
+
+
+def test_a_reload_command_without_a_service_is_durable_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    zone, log, state = tmp_path / "lab.test.records", tmp_path / "reloads", tmp_path / "state"
+    args = {"files": [{"path": str(zone), "content": "www IN CAA 0 issue \"ca\"\n"}], "name": "dns_records",
+            "test_command": ["true"], "state_dir": str(state),
+            "reload_command": ["sh", "-c", f"echo reloaded >> {log}"]}
+    first = _run_module(args, capsys)
+    assert first["changed"] and first["reloaded"] == "reloaded" and log.read_text() == "reloaded\n"
+    assert not (state / "dns_records.json").exists()
+    assert _run_module(args, capsys)["changed"] is False
+
+    # The name server refuses the reload: the marker stays, and the next run reloads with no file to change.
+    broken = {**args, "files": [{"path": str(zone), "content": "changed\n"}], "reload_command": ["false"]}
+    failed = _run_module(broken, capsys)
+    assert failed["failed"] and "stays pending" in failed["msg"]
+    assert (state / "dns_records.json").exists()
+    repaired = _run_module({**args, "files": [{"path": str(zone), "content": "changed\n"}]}, capsys)
+    assert repaired["pending_from_earlier_run"] and repaired["reloaded"] == "reloaded"
+    assert repaired["changed_paths"] == [] and not (state / "dns_records.json").exists()

@@ -1,11 +1,15 @@
-"""Unit tests for roles/dns_records/filter_plugins/dns_records.py: the zone_fragments filter."""
+"""Unit tests for roles/dns_records/filter_plugins/dns_records.py: records, fragments and their files."""
 
 from __future__ import annotations
 
+import hashlib
+from typing import Any
+
+import pki_factory
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from dns_records import zone_for, zone_fragments
+from dns_records import dns_records_files, dns_records_lines, zone_for, zone_fragments
 
 TLSA_WWW = "_443._tcp.www.example.org. 3600 IN TLSA 3 1 1 " + "ab" * 32
 TLSA_SUB = "_443._tcp.www.sub.example.org. 3600 IN TLSA 3 1 1 " + "cd" * 32
@@ -41,7 +45,7 @@ def test_every_zone_gets_a_fragment_even_when_empty() -> None:
 
 def test_record_outside_every_zone_is_named() -> None:
     with pytest.raises(AnsibleFilterError, match=r"_443\._tcp\.www\.example\.net\..*dns_records_zones"):
-        zone_fragments(["_443._tcp.www.example.net. IN TLSA 3 1 1 00"], ["example.org"])
+        zone_fragments(["_443._tcp.www.example.net. IN TLSA 3 1 1 " + "00" * 32], ["example.org"])
 
 
 @pytest.mark.parametrize("zones", ["example.org", [""], [None], None])
@@ -56,51 +60,78 @@ def test_bad_record_is_named(record: object) -> None:
         zone_fragments([record], ["example.org"])
 
 
-# --- the acme_certificates fact -------------------------------------------------------------------------------------
-def _slurped(host: str, fact: dict) -> dict:
-    import base64
-    import json
-
-    return {"item": host, "content": base64.b64encode(json.dumps(fact).encode()).decode()}
+def test_an_empty_zone_list_is_refused_with_an_example() -> None:
+    with pytest.raises(AnsibleFilterError, match=r"dns_records_zones is empty: .*e\.g\. \[example\.org\]"):
+        zone_fragments([], [])
 
 
-ACME_FACT = {
-    "accounts": [{"ca": "primary", "directory": "https://a/dir", "account_uri": "https://a/acct/1",
-                  "caa_identity": "letsencrypt.org"},
-                 {"ca": "backup", "directory": "https://b/dir", "account_uri": "https://b/acct/2",
-                  "caa_identity": ""}],
-    "certificates": [{"name": "www", "key_type": "ecdsa", "domains": ["www.example.org", "*.example.org"],
-                      "cert": "/etc/ssl/acme/www/ecdsa.fullchain.crt",
-                      "publish_keys": ["/etc/ssl/acme/www/ecdsa.next.pub"]}],
-}
+LEAF = pki_factory.make_pki("p256")
+NEXT = pki_factory.new_key("p256")
+CURRENT: dict[str, Any] = {"host": "web", "names": ["www.example.org", "example.org"], "port": 443, "proto": "tcp",
+                           "kind": "current", "certificate": LEAF.leaf_pem,
+                           "public_key": pki_factory.public_pem(LEAF.leaf_key)}
+STAGED: dict[str, Any] = {**CURRENT, "kind": "next", "path": "/etc/ssl/next.key", "certificate": None,
+                          "public_key": pki_factory.public_pem(NEXT)}
+DANE_EE = [{"usage": 3, "selector": 1, "matching_type": 1}]
 
 
-def test_acme_staged_keys_are_published_under_their_certificates_names() -> None:
-    from dns_records import dns_records_acme_sources
-
-    sources = [{"host": "web", "path": "/etc/ssl/acme/www/ecdsa.fullchain.crt", "names": ["www.example.org"],
-                "port": 443, "proto": "tcp", "next_key": False},
-               {"host": "other", "path": "/etc/ssl/acme/www/ecdsa.fullchain.crt", "names": ["x.example.org"],
-                "port": 443, "proto": "tcp", "next_key": False}]
-    slurped = {"results": [_slurped("web", ACME_FACT), {"item": "other", "failed": True, "msg": "not found"}]}
-    assert dns_records_acme_sources(slurped, sources) == [
-        {"host": "web", "path": "/etc/ssl/acme/www/ecdsa.next.pub", "names": ["www.example.org"], "port": 443,
-         "proto": "tcp", "next_key": True}]
+def _digest(key: Any) -> str:
+    return hashlib.sha256(pki_factory.spki_der(key)).hexdigest()
 
 
-def test_acme_accounts_become_caa_issue_records_with_accounturi() -> None:
-    from dns_records import dns_records_acme_caa
-
-    assert dns_records_acme_caa({"results": [_slurped("web", ACME_FACT)]}) == [
-        {"domain": "example.org", "issuewild": ["letsencrypt.org"], "accounturi": "https://a/acct/1"},
-        {"domain": "www.example.org", "issue": ["letsencrypt.org"], "accounturi": "https://a/acct/1"},
-    ]
+def test_one_tlsa_line_per_key_name_and_parameter_set() -> None:
+    lines = dns_records_lines([CURRENT, STAGED], DANE_EE + [{"usage": 1, "selector": 1, "matching_type": 2}], ttl=300)
+    assert len(lines) == 2 * 2 * 2
+    assert f"_443._tcp.www.example.org. 300 IN TLSA 3 1 1 {_digest(LEAF.leaf_key)}" in lines
+    assert f"_443._tcp.example.org. 300 IN TLSA 3 1 1 {_digest(NEXT)}" in lines
 
 
-def test_a_broken_acme_fact_is_an_error_naming_the_host() -> None:
-    import base64
+def test_selector_0_uses_the_certificate() -> None:
+    [line] = dns_records_lines([{**CURRENT, "names": ["www.example.org"]}],
+                               [{"usage": 3, "selector": 0, "matching_type": 1}])
+    assert line.endswith(hashlib.sha256(LEAF.leaf.public_bytes(pki_factory.DER)).hexdigest())
 
-    from dns_records import dns_records_acme_caa
 
-    with pytest.raises(AnsibleFilterError, match="fact of web is not JSON"):
-        dns_records_acme_caa({"results": [{"item": "web", "content": base64.b64encode(b"{oops").decode()}]})
+def test_selector_0_with_a_staged_key_is_refused_naming_host_and_key() -> None:
+    with pytest.raises(AnsibleFilterError, match=r"selector 0 .* web stages a next_key \(/etc/ssl/next\.key\)"):
+        dns_records_lines([CURRENT, STAGED], [{"usage": 3, "selector": 0, "matching_type": 1}])
+
+
+def test_caa_entries_take_the_role_defaults() -> None:
+    lines = dns_records_lines([], [], [{"domain": "example.org", "issue": ["letsencrypt.org"],
+                                        "validationmethods": ["dns-01"]},
+                                       {"domain": "www.example.org", "issue": [], "issuewild": None}], ttl=3600)
+    assert lines == ['example.org. 3600 IN CAA 0 issue "letsencrypt.org; validationmethods=dns-01"',
+                     'www.example.org. 3600 IN CAA 0 issue ";"']
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("text", DANE_EE, []), "the input must be a key set"),
+    (([CURRENT], "3 1 1", []), "dns_records_tlsa: must be a list"),
+    (([CURRENT], ["3 1 1"], []), r"dns_records_tlsa\[0\]: must be a mapping"),
+    (([], DANE_EE, "example.org"), "dns_records_caa: must be a list"),
+    (([], DANE_EE, [{"issue": []}]), r"dns_records_caa\[0\]: must be a mapping with a domain"),
+    (([], DANE_EE, [{"domain": "example.org", "isue": []}]), r"dns_records_caa\[0\]: unknown key 'isue'"),
+    (([{"names": ["www.example.org"]}], DANE_EE, []), "a key without certificate or public_key"),
+])
+def test_bad_input_names_the_variable(args: tuple[Any, Any, Any], message: str) -> None:
+    with pytest.raises(AnsibleFilterError, match=message):
+        dns_records_lines(*args)
+
+
+def test_fragment_files_carry_a_header_and_one_line_per_record() -> None:
+    files = dns_records_files({"example.org": [CAA_APEX], "sub.example.org": []}, "/var/lib/bulwark/dns/")
+    assert [f["path"] for f in files] == ["/var/lib/bulwark/dns/example.org.records",
+                                          "/var/lib/bulwark/dns/sub.example.org.records"]
+    assert files[0]["content"].startswith("; Managed by Bulwark's dns_records role: TLSA and CAA records of example.org")
+    assert files[0]["content"].endswith("\n" + CAA_APEX + "\n")
+    assert all(line.startswith(";") for line in files[1]["content"].splitlines())
+
+
+@pytest.mark.parametrize(("fragments", "directory", "message"), [
+    ([], "/d", "zone_fragments' result"),
+    ({}, "relative/dir", "dns_records_dir: 'relative/dir' is not an absolute path"),
+])
+def test_bad_fragment_input_is_refused(fragments: Any, directory: Any, message: str) -> None:
+    with pytest.raises(AnsibleFilterError, match=message):
+        dns_records_files(fragments, directory)

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pinning
-from pinning import FilterModule, caa_records, hpkp_header, hpkp_pin, tlsa_record
+from pinning import FilterModule, caa_records, hpkp_header, hpkp_pin, spki_sha256, tlsa_record
 
 PROPERTY = settings(
     max_examples=25,
@@ -173,9 +173,9 @@ key_slots = st.sampled_from(
 # --------------------------------------------------------------------------
 
 
-def test_filter_module_exposes_the_four_filters() -> None:
+def test_filter_module_exposes_the_five_filters() -> None:
     filters = FilterModule().filters()
-    assert set(filters) == {"tlsa_record", "hpkp_pin", "hpkp_header", "caa_records"}
+    assert set(filters) == {"tlsa_record", "spki_sha256", "hpkp_pin", "hpkp_header", "caa_records"}
     assert filters["tlsa_record"] is tlsa_record
     assert filters["caa_records"] is caa_records
 
@@ -411,6 +411,32 @@ def test_tlsa_311_equals_hpkp_pin_in_hex(key_slot: tuple[str, int]) -> None:
 
 def test_tlsa_311_equals_hpkp_pin_known_answer() -> None:
     assert base64.b64decode(KAT_PIN).hex() == KAT_SPKI_SHA256
+
+
+@PROPERTY
+@given(key_slot=key_slots)
+def test_spki_sha256_is_the_tlsa_311_data(key_slot: tuple[str, int]) -> None:
+    key = pf.new_key(*key_slot)
+    expected = hashlib.sha256(pf.spki_der(key)).hexdigest()
+    for pem in (pf.cert_pem(pf.make_cert(key)), pf.public_pem(key), pf.private_pem(key)):
+        assert spki_sha256(pem) == expected
+        assert tlsa_record(pem, "www.example.org").split()[-1] == expected
+
+
+def test_spki_sha256_known_answer() -> None:
+    assert spki_sha256(KAT_CERT) == spki_sha256(KAT_PUBKEY) == KAT_SPKI_SHA256
+
+
+def test_spki_sha256_refuses_what_is_not_a_key_without_quoting_it() -> None:
+    key = pf.new_key("p256")
+    csr = pf.csr_pem(pf.make_csr(key))
+    with pytest.raises(AnsibleFilterError, match="spki_sha256: pem must hold a certificate, public key or private "
+                                                 "key, got PEM block"):
+        spki_sha256(csr)
+    secret = pf.private_pem(key).replace("A", "B", 3)
+    with pytest.raises(AnsibleFilterError) as caught:
+        spki_sha256(secret)
+    assert "MII" not in str(caught.value)
 
 
 # --------------------------------------------------------------------------
@@ -704,7 +730,9 @@ def test_hpkp_header_with_real_pins() -> None:
         ),
         (
             {"pins": PIN_A},
-            "hpkp_header: pins must be a list of base64 SHA-256 pins, got '",
+            # A lone 44-character base64 string could as well be a secret key: described, not quoted.
+            "hpkp_header: pins must be a list of base64 SHA-256 pins, got a 44-character string "
+            "that looks like key material (not shown)",
         ),
         ({"pins": None}, "pins must be a list of base64 SHA-256 pins, got None"),
         (
@@ -727,11 +755,11 @@ def test_hpkp_header_with_real_pins() -> None:
         ),
         (
             {"pins": [PIN_A, PIN_B], "max_age": -1},
-            "hpkp_header: max_age must be a non-negative integer, got -1",
+            "hpkp_header: max_age must be a non-negative integer (at most 2147483647), got -1",
         ),
         (
             {"pins": [PIN_A, PIN_B], "max_age": "60d"},
-            "max_age must be a non-negative integer, got '60d'",
+            "max_age must be a non-negative integer (at most 2147483647), got '60d'",
         ),
         (
             {"pins": [PIN_A, PIN_B], "include_subdomains": "maybe"},
@@ -1165,6 +1193,7 @@ def test_private_helpers_are_private() -> None:
     assert own == {
         "FilterModule",
         "tlsa_record",
+        "spki_sha256",
         "hpkp_pin",
         "hpkp_header",
         "caa_records",
@@ -1172,7 +1201,7 @@ def test_private_helpers_are_private() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["tlsa_record", "hpkp_pin", "hpkp_header", "caa_records"]
+    "name", ["tlsa_record", "spki_sha256", "hpkp_pin", "hpkp_header", "caa_records"]
 )
 def test_doc_sidecar_matches_signature(name: str) -> None:
     """The ansible-doc YAML next to the plugin documents every argument."""
@@ -1197,3 +1226,11 @@ def test_doc_sidecar_matches_signature(name: str) -> None:
             )
             assert spec["default"] == (default if default is not None else [])
     assert name in doc["EXAMPLES"]
+
+
+def test_without_cryptography_the_filters_load_and_say_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # ansible-doc and ansible-test's import check load the plugin on controllers without cryptography.
+    monkeypatch.setattr(pinning, "x509", None)
+    with pytest.raises(AnsibleFilterError, match="tlsa_record: needs the Python package cryptography"):
+        tlsa_record(pf.make_pki("p256").leaf_pem, "www.example.org")
+    assert caa_records("example.org", issue=[]) == ['example.org. IN CAA 0 issue ";"']

@@ -6,11 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pki_factory as pf
 import pytest
 import tls_common
 import yaml
 from ansible.errors import AnsibleFilterError
-from tls_common import effective_profile, name_matches, tls_pem_bundle, tls_site_model
+from ansible.module_utils.bulwark_pem import encode as pem_encode
+from tls_common import (effective_profile, name_matches, tls_pem_bundle, tls_published_fact, tls_server_config,
+                        tls_site_model)
 
 _ROLES = Path(__file__).resolve().parents[2] / "roles"
 
@@ -24,11 +27,17 @@ def cert_entry(stem: str) -> dict[str, str]:
     return {"cert": f"{LAB}/{stem}.crt", "key": f"{LAB}/{stem}.key", "chain": f"{LAB}/{stem}.chain.crt"}
 
 
+def fake_chain_pem(stem: str) -> str:
+    """A CERTIFICATE block whose body is one small DER SEQUENCE naming ``stem`` (the model never parses it)."""
+    text = stem.encode()
+    return pem_encode("CERTIFICATE", bytes([0x30, len(text) + 2, 0x0C, len(text)]) + text) + "\n"
+
+
 def inspected(stem: str, key_type: str = "ecdsa", names: tuple[str, ...] = ("www.example.org", "example.org"),
               ocsp_uri: str | None = OCSP, errors: tuple[str, ...] = ()) -> dict[str, Any]:
     return {**cert_entry(stem), "key_type": key_type, "names": list(names), "ocsp_uri": ocsp_uri,
             "not_after": "2030-01-01T00:00:00+00:00", "expired": False, "errors": list(errors),
-            "chain_pem": f"-----BEGIN CERTIFICATE-----\nQ0E{stem}\n-----END CERTIFICATE-----\n"}
+            "chain_pem": fake_chain_pem(stem)}
 
 
 def www(**changes: Any) -> dict[str, Any]:
@@ -246,10 +255,125 @@ class TestArgumentSpecsAgreeWithDefaults:
 
 class TestPemBundle:
     def test_each_certificate_once(self) -> None:
-        a = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"
-        b = "-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----"
-        assert tls_pem_bundle([a + "\n" + b, b + "\r\n", a]) == f"{a}\n{b}\n"
+        a = pf.cert_pem(pf.make_cert(pf.new_key("p256"))).strip()
+        b = pf.cert_pem(pf.make_cert(pf.new_key("ed25519"))).strip()
+        assert tls_pem_bundle([a + "\n" + b, b.replace("\n", "\r\n") + "\r\n", a]) == f"{a}\n{b}\n"
 
     def test_keys_are_not_bundled(self) -> None:
         with pytest.raises(AnsibleFilterError):
             tls_pem_bundle(["-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"])
+
+
+class TestNextKey:
+    def test_a_staged_key_is_kept_in_the_model(self) -> None:
+        site = www(certificates=[{**cert_entry("rsa"), "next_key": "/etc/ssl/lab/next.key"}, cert_entry("ec")])
+        certificates = model([site])["sites"][0]["certificates"]
+        assert [c["next_key"] for c in certificates] == ["/etc/ssl/lab/next.key", None]
+
+    def test_a_next_key_that_is_no_absolute_path_is_refused(self) -> None:
+        site = www(certificates=[{**cert_entry("rsa"), "next_key": "next.key"}, cert_entry("ec")])
+        assert "tls_sites[0] (www.example.org): certificates[0].next_key: 'next.key' is not an absolute path" in \
+            " ".join(model([site])["problems"])
+
+
+API = {"name": "api.example.org", "certificates": [cert_entry("api")], "upstream": "http://127.0.0.1:8080"}
+
+
+def two_sites() -> dict[str, Any]:
+    return model([www(), API], inspection=inspection(inspected("rsa", "rsa"), inspected("ec"),
+                                                     inspected("api", names=("api.example.org",))),
+                 acme_root="/var/www/acme")
+
+
+class TestServerConfig:
+    """What nginx_tls and apache_tls hand to config_apply, from one function."""
+
+    def test_one_file_per_site_and_the_server_files_first(self) -> None:
+        own = [{"path": "/etc/nginx/snippets/bulwark-tls.conf", "content": "tls"}]
+        config = tls_server_config(two_sites(), ["www", "api"], "/etc/nginx/conf.d/bulwark-site-{id}.conf",
+                                   files=own, absent=["/etc/nginx/sites-enabled/default"],
+                                   directories=["/etc/nginx/snippets"], server="nginx")
+        assert [(f["path"], f["content"]) for f in config["files"][:3]] == [
+            ("/etc/nginx/snippets/bulwark-tls.conf", "tls"),
+            ("/etc/nginx/conf.d/bulwark-site-www.example.org.conf", "www"),
+            ("/etc/nginx/conf.d/bulwark-site-api.example.org.conf", "api")]
+        assert config["links"] == []
+        assert config["exclusive"] == ["/etc/nginx/conf.d/bulwark-site-*.conf"]
+        assert config["absent"] == ["/etc/nginx/sites-enabled/default"]
+        assert config["directories"] == ["/etc/nginx/snippets", "/var/www/acme/.well-known/acme-challenge",
+                                          "/etc/ssl/bulwark", "/etc/ansible/facts.d"]
+
+    def test_site_links_are_relative_as_a2ensite_makes_them(self) -> None:
+        config = tls_server_config(two_sites(), ["www", "api"], "/etc/apache2/sites-available/bulwark-{id}.conf",
+                                   site_link="/etc/apache2/sites-enabled/bulwark-{id}.conf",
+                                   links=[{"path": "/etc/apache2/conf-enabled/x.conf", "src": "../conf-available/x.conf"}])
+        assert config["links"] == [
+            {"path": "/etc/apache2/conf-enabled/x.conf", "src": "../conf-available/x.conf"},
+            {"path": "/etc/apache2/sites-enabled/bulwark-www.example.org.conf",
+             "src": "../sites-available/bulwark-www.example.org.conf"},
+            {"path": "/etc/apache2/sites-enabled/bulwark-api.example.org.conf",
+             "src": "../sites-available/bulwark-api.example.org.conf"}]
+        assert config["exclusive"] == ["/etc/apache2/sites-available/bulwark-*.conf",
+                                       "/etc/apache2/sites-enabled/bulwark-*.conf"]
+
+    def test_without_contents_the_layout_is_the_same_and_no_site_file_is_written(self) -> None:
+        args = {"site_file": "/etc/apache2/sites-available/bulwark-{id}.conf",
+                "site_link": "/etc/apache2/sites-enabled/bulwark-{id}.conf", "server": "apache"}
+        full = tls_server_config(two_sites(), ["www", "api"], **args)
+        layout = tls_server_config(two_sites(), None, **args)
+        assert {k: v for k, v in layout.items() if k != "files"} == {k: v for k, v in full.items() if k != "files"}
+        assert not [f for f in layout["files"] if "sites-available" in f["path"]]
+
+    def test_the_published_fact_is_one_of_the_files(self) -> None:
+        config = tls_server_config(two_sites(), ["www", "api"], "/etc/nginx/conf.d/bulwark-site-{id}.conf",
+                                   server="nginx")
+        fact = config["files"][-1]
+        assert fact["path"] == "/etc/ansible/facts.d/bulwark_tls.fact" and fact["mode"] == "0644"
+        assert json.loads(fact["content"]) == tls_published_fact(two_sites(), "nginx")
+
+    def test_bundles_and_their_directory_come_with_the_sites(self) -> None:
+        site = www(certificates=[cert_entry("rsa"), {**cert_entry("ec"), "chain": f"{LAB}/other.chain.crt"}])
+        ec = {**inspected("ec"), "chain": f"{LAB}/other.chain.crt",
+              "chain_pem": "-----BEGIN CERTIFICATE-----\nT1RIRVI=\n-----END CERTIFICATE-----\n"}
+        stapled = model([site], inspection=inspection(inspected("rsa", "rsa"), ec), bundle_dir="/b")
+        config = tls_server_config(stapled, ["www"], "/etc/nginx/conf.d/bulwark-site-{id}.conf")
+        assert [f["path"] for f in config["files"]] == ["/etc/nginx/conf.d/bulwark-site-www.example.org.conf",
+                                                       "/b/www.example.org.chains.pem",
+                                                       "/etc/ansible/facts.d/bulwark_tls.fact"]
+        assert "/b" in config["directories"]
+
+    @pytest.mark.parametrize(("args", "message"), [
+        (({"sites": "x"}, [], "/a/{id}"), "the input must be the site model"),
+        ((None, [], "/a/{id}"), "the input must be the site model"),
+        (("model", ["only one"], "/a/{id}.conf"), r"one rendered file per site \(2\)"),
+        (("model", "www", "/a/{id}.conf"), "site_contents must list"),
+        (("model", ["a", "b"], "/a/site.conf"), "site_file must be an absolute path with one '{id}'"),
+        (("model", ["a", "b"], "relative/{id}.conf"), "site_file must be"),
+        (("model", ["a", "b"], "/a/{id}{id}.conf"), "site_file must be"),
+    ])
+    def test_bad_layouts_are_refused(self, args: tuple[Any, ...], message: str) -> None:
+        args = (two_sites() if args[0] == "model" else args[0], *args[1:])
+        with pytest.raises(AnsibleFilterError, match=message):
+            tls_server_config(*args)
+
+
+class TestPublishedFact:
+    def test_names_ports_and_paths_of_every_site(self) -> None:
+        fact = tls_published_fact(two_sites(), "apache")
+        assert fact["schema"] == 1 and fact["server"] == "apache" and fact["acme_root"] == "/var/www/acme"
+        www_site = fact["sites"][0]
+        assert (www_site["name"], www_site["names"], www_site["port"], www_site["proto"], www_site["http_port"]) == (
+            "www.example.org", ["www.example.org", "example.org"], 443, "tcp", 80)
+        assert www_site["certificates"][0] == {**cert_entry("rsa"), "next_key": None, "key_type": "rsa"}
+
+    def test_nothing_that_changes_on_renewal(self) -> None:
+        text = json.dumps(tls_published_fact(two_sites(), "nginx"))
+        assert "not_after" not in text and "ocsp" not in text
+
+    def test_the_fact_is_what_the_key_reader_reads(self) -> None:
+        # roles/shared/library/tls_public_keys.py reads the sites as services: names, port, proto, certificates.
+        import tls_public_keys
+
+        for site in tls_published_fact(two_sites(), "nginx")["sites"]:
+            assert {"names", "port", "proto", "certificates"} <= set(site)
+        assert tls_public_keys.FACT_SCHEMA == tls_common.FACT_SCHEMA

@@ -1,112 +1,159 @@
-"""Filters that arrange computed DNS records into per-zone fragments for the dns_records role."""
+# -*- coding: utf-8 -*-
+"""Filters of the dns_records role: from the key set to one zone-file fragment per zone.
+
+* ``dns_records_lines`` - the TLSA lines of the key set (shared role's ``tls_key_set``) and the CAA lines.
+* ``zone_fragments`` - records grouped by the longest zone that holds them, each checked to be one absolute
+  record (dnspython), sorted and de-duplicated.
+* ``dns_records_files`` - the fragments as files (``{path, content}``) for config_apply.
+
+Documentation: the ``<filter>.yml`` files beside this one and docs/dns_records.md.
+"""
 
 from __future__ import annotations
 
-import base64
-import json
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-DOCUMENTATION_NOTE = "Documented in docs/dns_records.md; used by roles/dns_records."
+try:  # the collection bulwark.hardening
+    from ansible_collections.bulwark.hardening.plugins.filter.pinning import caa_records, tlsa_record
+    from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_messages, bulwark_zonefile
+except ImportError:  # a role of the repository, or vendored: filter_plugins and module_utils of the `shared` role
+    sys.path.append(str(Path(__file__).resolve().parents[2] / "shared" / "filter_plugins"))
+    sys.path.append(str(Path(__file__).resolve().parents[2] / "shared" / "module_utils"))
+    import bulwark_messages  # type: ignore[no-redef]
+    import bulwark_zonefile  # type: ignore[no-redef]
+    from pinning import caa_records, tlsa_record  # type: ignore[no-redef]
+
+FRAGMENT_HEADER = (
+    "; Managed by Bulwark's dns_records role: TLSA and CAA records of {zone}, computed from the\n"
+    "; certificates the servers serve. Sorted, so an unchanged fleet writes a byte-identical file.\n"
+    "; $INCLUDE this file from the zone file.\n"
+)
+# The defaults of dns_records_caa entries (meta/argument_specs.yml states the same).
+_CAA_DEFAULTS: dict[str, Any] = {"issue": None, "issuewild": None, "iodef": [], "critical": False,
+                                 "accounturi": None, "validationmethods": []}
 
 
-def _absolute(name: str) -> str:
-    return name.rstrip(".").lower() + "."
+def _fail(message: str) -> AnsibleFilterError:
+    return AnsibleFilterError(f"zone_fragments: {message}")
+
+
+def _key(zone: Any) -> str:
+    """A zone as the fragments name it: lower case, no trailing dot."""
+    return str(zone.to_text(omit_final_dot=True)).lower()
 
 
 def zone_for(owner: str, zones: Iterable[str]) -> str | None:
     """The longest zone of ``zones`` that contains ``owner`` (both DNS names), or None."""
-    owner_abs = _absolute(owner)
-    best: str | None = None
-    for zone in zones:
-        zone_abs = _absolute(zone)
-        if owner_abs == zone_abs or owner_abs.endswith("." + zone_abs):
-            if best is None or len(zone_abs) > len(_absolute(best)):
-                best = zone
-    return best
+    names = {bulwark_zonefile.zone_name(zone): zone for zone in zones}
+    name = bulwark_zonefile.dns.name.from_text(owner.rstrip(".") + ".")
+    best = bulwark_zonefile.zone_of(name, names)
+    return None if best is None else names[best]
+
+
+def dns_records_lines(key_set: Any, tlsa: Any = (), caa: Any = (), ttl: Any = None) -> list[str]:
+    """TLSA lines for every key of ``key_set`` on each of its names, per parameter set of ``tlsa``; then CAA.
+
+    ``key_set`` is the shared role's ``tls_key_set`` (public keys and certificates, never private keys).
+    A staged next key has no certificate: ``tlsa`` with selector 0 is refused when the set holds one.
+    """
+    if not isinstance(key_set, Sequence) or isinstance(key_set, str):
+        raise AnsibleFilterError("dns_records_lines: the input must be a key set (tls_key_set's result)")
+    if not isinstance(tlsa, Sequence) or isinstance(tlsa, str):
+        raise AnsibleFilterError(f"dns_records_tlsa: must be a list of {{usage, selector, matching_type}}, "
+                                 f"got {type(tlsa).__name__}")
+    if not isinstance(caa, Sequence) or isinstance(caa, str):
+        raise AnsibleFilterError(f"dns_records_caa: must be a list of entries, got {type(caa).__name__}")
+    next_keys = [key for key in key_set if isinstance(key, Mapping) and key.get("kind") == "next"]
+    if next_keys and any(isinstance(p, Mapping) and str(p.get("selector")) == "0" for p in tlsa):
+        raise AnsibleFilterError(
+            f"dns_records_tlsa has selector 0 (full certificate), but {next_keys[0].get('host')} stages a next_key "
+            f"({next_keys[0].get('path')}), which has no certificate yet: publish selector 1 (SPKI) records, which "
+            "survive renewals that keep the key")
+    records = []
+    for key in key_set:
+        if not isinstance(key, Mapping) or not (key.get("certificate") or key.get("public_key")):
+            raise AnsibleFilterError("dns_records_lines: a key without certificate or public_key (not tls_key_set's)")
+        pem = key.get("certificate") or key["public_key"]
+        for name in key.get("names", []):
+            for number, params in enumerate(tlsa):
+                if not isinstance(params, Mapping):
+                    raise AnsibleFilterError(f"dns_records_tlsa[{number}]: must be a mapping, got "
+                                             f"{type(params).__name__}")
+                records.append(tlsa_record(pem, name, port=key.get("port", 443), proto=key.get("proto", "tcp"),
+                                           usage=params.get("usage"), selector=params.get("selector"),
+                                           matching_type=params.get("matching_type"), ttl=ttl))
+    for number, entry in enumerate(caa):
+        if not isinstance(entry, Mapping) or "domain" not in entry:
+            raise AnsibleFilterError(f"dns_records_caa[{number}]: must be a mapping with a domain")
+        unknown = sorted(set(entry) - set(_CAA_DEFAULTS) - {"domain"})
+        if unknown:
+            raise AnsibleFilterError(f"dns_records_caa[{number}]: unknown key {unknown[0]!r}; use "
+                                     f"{', '.join(_CAA_DEFAULTS)}")
+        options = {k: default if entry.get(k) is None else entry[k] for k, default in _CAA_DEFAULTS.items()}
+        records.extend(caa_records(entry["domain"], ttl=ttl, **options))
+    return records
 
 
 def zone_fragments(records: Any, zones: Any) -> dict[str, list[str]]:
-    """Group zone-file ``records`` (lines whose first field is an absolute owner) by zone.
+    """Group zone-file ``records`` by zone; each must be exactly one absolute record of a declared zone.
 
     Every zone in ``zones`` gets an entry, possibly empty, so that a zone whose last record goes
     away is rewritten rather than left stale. Lines are de-duplicated and sorted, so an unchanged
-    fleet always produces byte-identical fragments. A record that belongs to no zone is an error
-    naming the record.
+    fleet always produces byte-identical fragments. Each line is loaded with dnspython first
+    (bulwark_zonefile.parse_record): a relative name, two records in one item, a comment, a directive or
+    anything that does not load is an error naming the record's index; so is a record in no zone.
     """
-    if not isinstance(zones, (list, tuple)) or not all(isinstance(z, str) and z for z in zones):
-        raise AnsibleFilterError(f"zone_fragments: dns_records_zones must be a list of zone names, got {zones!r}")
+    if not isinstance(zones, (list, tuple)):
+        raise _fail(f"dns_records_zones must be a list of zone names, got "
+                    f"{bulwark_messages.describe(zones)}")
+    if not zones:
+        raise AnsibleFilterError("dns_records_zones is empty: name the zones this server publishes, e.g. [example.org]")
+    names = []
+    for index, zone in enumerate(zones):
+        try:
+            names.append(bulwark_zonefile.zone_name(zone))
+        except bulwark_zonefile.ZoneLineError as exc:
+            raise _fail(f"dns_records_zones[{index}] {exc}, got {bulwark_messages.describe(zone)}") from None
     if not isinstance(records, (list, tuple)):
-        raise AnsibleFilterError(f"zone_fragments: records must be a list of zone-file lines, got {records!r}")
-    fragments: dict[str, set[str]] = {zone.rstrip(".").lower(): set() for zone in zones}
-    for record in records:
-        if not isinstance(record, str) or not record.strip():
-            raise AnsibleFilterError(f"zone_fragments: a record must be a zone-file line, got {record!r}")
-        owner = record.split()[0]
-        zone = zone_for(owner, fragments)
+        raise _fail(f"records must be a list of zone-file lines, got {bulwark_messages.describe(records)}")
+    fragments: dict[str, set[str]] = {_key(name): set() for name in names}
+    for index, record in enumerate(records):
+        try:
+            parsed = bulwark_zonefile.parse_record(record)
+        except bulwark_zonefile.ZoneLineError as exc:
+            raise _fail(f"records[{index}] must be one zone-file line with one absolute record: {exc}; "
+                        f"got {bulwark_messages.describe(record)}") from None
+        zone = bulwark_zonefile.zone_of(parsed.owner, names)
         if zone is None:
-            raise AnsibleFilterError(
-                f"zone_fragments: record owner {owner!r} is in none of dns_records_zones {sorted(fragments)}; "
-                "add its zone to dns_records_zones"
-            )
-        fragments[zone].add(record.strip())
+            owner = bulwark_messages.describe(parsed.owner.to_text())
+            raise _fail(f"records[{index}]: owner {owner} is in none of dns_records_zones {sorted(fragments)}; "
+                        "add its zone to dns_records_zones")
+        fragments[_key(zone)].add(record.rstrip(" \t"))
     return {zone: sorted(lines) for zone, lines in sorted(fragments.items())}
 
 
-def _acme_facts(slurped: Any) -> list[tuple[str, dict[str, Any]]]:
-    """(host, fact) for every bulwark_acme local fact read with slurp (hosts without one are skipped)."""
-    facts = []
-    for result in (slurped or {}).get("results", []) if isinstance(slurped, Mapping) else []:
-        if result.get("skipped") or not result.get("content"):
-            continue
-        try:
-            fact = json.loads(base64.b64decode(result["content"]).decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            raise AnsibleFilterError(f"dns_records_acme_sources: the acme_certificates fact of {result.get('item')} "
-                                     "is not JSON") from None
-        if isinstance(fact, dict):
-            facts.append((str(result.get("item")), fact))
-    return facts
-
-
-def dns_records_acme_sources(slurped: Any, sources: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Sources for the public keys acme_certificates stages for a rollover (next) or keeps after one (previous).
-
-    A key is published under the names, port and protocol of the source whose certificate it belongs to
-    (same host, same certificate path), so a rollover never needs the inventory changed.
-    """
-    extra = []
-    for host, fact in _acme_facts(slurped):
-        for cert in fact.get("certificates", []):
-            for source in sources:
-                if source["host"] == host and source["path"] == cert.get("cert") and not source.get("next_key"):
-                    for key in cert.get("publish_keys", []):
-                        extra.append({**source, "path": key, "next_key": True})
-    return extra
-
-
-def dns_records_acme_caa(slurped: Any) -> list[dict[str, Any]]:
-    """dns_records_caa entries from acme_certificates' accounts: for every certificate name, one ``issue`` per
-    CA with a CAA identity, bound to the real ACME account URL (RFC 8657 accounturi)."""
-    entries: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for _, fact in _acme_facts(slurped):
-        accounts = [a for a in fact.get("accounts", []) if a.get("caa_identity") and a.get("account_uri")]
-        for cert in fact.get("certificates", []):
-            for domain in cert.get("domains", []):
-                wildcard = domain.startswith("*.")
-                name = domain[2:] if wildcard else domain
-                for account in accounts:
-                    key = (name, "issuewild" if wildcard else "issue", account["caa_identity"])
-                    entries[key] = {"domain": name, key[1]: [account["caa_identity"]],
-                                    "accounturi": account["account_uri"]}
-    return [entries[key] for key in sorted(entries)]
+def dns_records_files(fragments: Any, directory: Any) -> list[dict[str, str]]:
+    """One ``{path, content}`` per zone of ``fragments`` (zone_fragments' result): ``<directory>/<zone>.records``."""
+    if not isinstance(fragments, Mapping):
+        raise AnsibleFilterError("dns_records_files: the input must be zone_fragments' result (zone -> lines)")
+    if not isinstance(directory, str) or not directory.startswith("/"):
+        raise AnsibleFilterError(f"dns_records_dir: {directory!r} is not an absolute path")
+    return [{"path": f"{directory.rstrip('/')}/{zone}.records",
+             "content": FRAGMENT_HEADER.format(zone=zone) + "".join(f"{line}\n" for line in lines)}
+            for zone, lines in fragments.items()]
 
 
 class FilterModule:
-    """Zone fragment filters."""
+    """dns_records filters."""
 
     def filters(self) -> dict[str, Callable[..., Any]]:
-        return {"zone_fragments": zone_fragments, "dns_records_acme_sources": dns_records_acme_sources,
-                "dns_records_acme_caa": dns_records_acme_caa}
+        return {
+            "dns_records_lines": dns_records_lines,
+            "zone_fragments": zone_fragments,
+            "dns_records_files": dns_records_files,
+        }

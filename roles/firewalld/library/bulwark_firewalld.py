@@ -4,7 +4,7 @@
 
 The pure logic (parsing and validating port specs, the SSH lockout check, the difference between
 the zone's state and the declared one, the rollback script) is kept apart from the I/O (firewalld's
-D-Bus bindings, systemd), so it is unit-tested without firewalld: tests/unit/test_firewalld_module.py.
+D-Bus bindings, systemd), so it is unit-tested without firewalld: tests/unit/test_bulwark_firewalld.py.
 """
 
 from __future__ import annotations
@@ -23,13 +23,20 @@ description:
   - Binds I(interfaces) (by default those carrying the host's IPv4 and IPv6 default routes) to I(zone)
     when they would otherwise be filtered by another zone.
   - Works in stages so the caller can prove the runtime configuration before it becomes permanent.
-    C(plan) only reads; C(runtime) changes the runtime configuration and leaves a rollback script
+    C(plan) only reads; C(prepare) makes the host safe to install and start firewalld on; C(runtime)
+    starts firewalld if needed and changes the runtime configuration, leaving a rollback script
     (optionally run by a timer); C(permanent) writes the permanent configuration, but only while the
-    runtime still matches the declaration, and removes the rollback script and timer.
+    runtime still matches the declaration, removes the rollback script and timer, records the rules as
+    proven and enables firewalld at boot.
+  - Decides from the host's state, never from what an earlier task did, so a run whose controller died at
+    any point is finished by the next one. firewalld starts (at boot, by D-Bus activation, from a package's
+    scripts) only once its permanent rules are proven, or when the C(runtime) stage starts it with the
+    declared rules, because a systemd drop-in (C(/etc/systemd/system/firewalld.service.d/bulwark-proven.conf))
+    makes the start conditional on the proof marker (C(/var/lib/bulwark/firewalld/proven.json)).
   - All reads and writes go through firewalld's Python D-Bus bindings (one call per zone and
     configuration), so a run with nothing to change costs a few D-Bus round trips.
 version_added: "1.0.0"
-author: Bulwark
+author: Bulwark maintainers (@bulwark)
 options:
   zone:
     description: The firewalld zone to manage. It must exist already.
@@ -64,10 +71,15 @@ options:
   stage:
     description:
       - C(plan) reads and reports, changing nothing.
-      - C(runtime) applies the declaration to the runtime configuration.
-      - C(permanent) writes it to the permanent configuration.
+      - C(prepare) installs the start guard, removes a C(policy-rc.d) stub a killed install left, finishes an
+        interrupted dpkg run (C(dpkg --configure -a)), forgets a proof the permanent configuration no longer
+        matches, and keeps an unproven firewalld disabled at boot. Run it before installing firewalld.
+      - C(runtime) starts firewalld if it is stopped (an unproven one with the declared ports already in its
+        zone file, after a D-Bus reload) and applies the declaration to the runtime configuration.
+      - C(permanent) writes it to the permanent configuration, records it as proven and enables firewalld at
+        boot. Run it only after proving the runtime configuration.
     type: str
-    choices: [plan, runtime, permanent]
+    choices: [plan, prepare, runtime, permanent]
     default: plan
   rollback:
     description:
@@ -85,7 +97,8 @@ options:
     default: 0
 notes:
   - Supports check mode and diff mode; the diff lists services, ports and rules before and after.
-  - Needs firewalld running and its Python bindings (python3-firewall) for every stage but C(plan).
+  - Needs firewalld installed with its Python bindings (python3-firewall) for the C(runtime) and C(permanent)
+    stages, and running for C(permanent).
 requirements:
   - firewalld >= 0.9 with python3-firewall
 """
@@ -125,8 +138,22 @@ permanent_in_sync:
   description: Whether the permanent configuration already matches the declaration.
   returned: when firewalld is running
   type: bool
+proven:
+  description: Whether the permanent configuration is the one the last proof recorded.
+  returned: always but in stage plan without a running firewalld
+  type: bool
+left_over:
+  description: What an interrupted run left on the host (a policy-rc.d stub, half-done packages, a start flag).
+  returned: stage is plan and firewalld is running
+  type: list
+  elements: str
+actions:
+  description: What the prepare stage did (or, in check mode, would do), or how the runtime stage started firewalld.
+  returned: stage is prepare, or runtime when it started firewalld
+  type: list
+  elements: str
 pending:
-  description: Whether anything is left to do (install, start, runtime, permanent, enable at boot).
+  description: Whether anything is left to do (repair, install, start, runtime, permanent, proof, enable at boot).
   returned: stage is plan
   type: bool
 ports:
@@ -153,14 +180,22 @@ rollback_script:
 """
 
 import ipaddress
+import json
 import os
 import re
 import shlex
+import time
 import traceback
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence, Union
 
 from ansible.module_utils.basic import AnsibleModule
+
+try:  # the collection bulwark.hardening
+    from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_dpkg, bulwark_files
+except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
+    from ansible.module_utils import bulwark_dpkg, bulwark_files  # type: ignore[no-redef]
 
 try:
     from firewall.client import FirewallClient
@@ -172,6 +207,16 @@ ENTRY_KEYS = ("port", "sources")
 ROLLBACK_SCRIPT = "/run/bulwark-firewalld-rollback.sh"
 ROLLBACK_UNIT = "bulwark-firewalld-rollback"
 FIREWALLD_BINARIES = ("/usr/sbin/firewalld", "/sbin/firewalld")
+# "Proven": the permanent configuration passed the connection proof. Written by the permanent stage only, so
+# it survives a dead controller and a reboot; the plan compares it with what firewalld would boot into.
+PROVEN_MARKER = "/var/lib/bulwark/firewalld/proven.json"
+# Lets the runtime stage start an unproven firewalld (whose rules it wrote itself); /run is gone after a reboot.
+START_FLAG = "/run/bulwark/firewalld-start"
+# Whoever starts firewalld - boot, D-Bus activation, a package's maintainer scripts - it starts only when its
+# rules are proven or when the role starts it. Installed before the package, so a kill cannot open the window.
+GUARD_DROPIN = "/etc/systemd/system/firewalld.service.d/bulwark-proven.conf"
+ZONE_DIRS = ("/etc/firewalld/zones", "/usr/lib/firewalld/zones")
+FIREWALLD_CONF = "/etc/firewalld/firewalld.conf"
 RTF_UP = 0x0001
 RTF_REJECT = 0x0200
 
@@ -278,7 +323,7 @@ def parse_port(spec: str) -> PortRange:
     """Parse ``PORT/PROTO`` or ``LOW-HIGH/PROTO``; raise ValueError saying what is wrong."""
     if "/" not in spec:
         raise ValueError("must be PORT/PROTO or LOW-HIGH/PROTO, e.g. '443/tcp' or '8000-8005/tcp'")
-    port_part, _, protocol = spec.strip().rpartition("/")
+    port_part, _slash, protocol = spec.strip().rpartition("/")
     protocol = protocol.lower()
     if not protocol:
         raise ValueError(f"protocol is missing: it must be one of {', '.join(PROTOCOLS)}")
@@ -497,6 +542,69 @@ def diff_entry(header: str, before: set[str], after: set[str]) -> dict[str, str]
     }
 
 
+def guard_dropin() -> str:
+    """The systemd drop-in that keeps firewalld from starting with rules nobody proved."""
+    return (
+        "# Written by Bulwark's firewalld role (docs/firewalld.md). firewalld starts - at boot, by D-Bus\n"
+        "# activation, from a package's scripts - only once its permanent rules passed the role's SSH proof,\n"
+        "# or when the role starts it with the declared rules. Remove this file to give up that guarantee.\n"
+        "[Unit]\n"
+        f"ConditionPathExists=|{PROVEN_MARKER}\n"
+        f"ConditionPathExists=|{START_FLAG}\n"
+    )
+
+
+def proven_record(zone: str, lines: set[str]) -> str:
+    """The marker's content: the zone and the lines of the permanent configuration that was proven."""
+    return json.dumps({"zone": zone, "lines": sorted(lines)}, indent=1) + "\n"
+
+
+def is_proven(record: str | None, zone: str, permanent_lines: set[str] | None) -> bool:
+    """Whether the marker says this permanent configuration was proven (``None``: firewalld is not running, so
+    only the zone can be compared)."""
+    if not record:
+        return False
+    try:
+        data = json.loads(record)
+    except ValueError:
+        return False
+    if not isinstance(data, dict) or data.get("zone") != zone:
+        return False
+    return permanent_lines is None or set(data.get("lines", ())) == permanent_lines
+
+
+def default_zone(conf: str) -> str:
+    """``DefaultZone`` of firewalld.conf (``public`` when unset, as firewalld itself assumes)."""
+    for line in conf.splitlines():
+        key, _, value = line.strip().partition("=")
+        if key == "DefaultZone" and value.strip():
+            return value.strip()
+    return "public"
+
+
+_MANAGED_TAGS = ("service", "port", "protocol", "source-port", "forward-port", "rule")
+
+
+def offline_zone(base: str, desired: Desired, interfaces: Sequence[str]) -> str:
+    """A zone file (firewalld's XML) from ``base`` with exactly the declared ports and rules, and ``interfaces``
+    bound; everything else (target, ICMP blocks, masquerade, sources) as ``base`` has it."""
+    root = ET.fromstring(base)
+    bound = [c.get("name") for c in root if c.tag == "interface"]
+    for child in [c for c in root if c.tag in (*_MANAGED_TAGS, "interface")]:
+        root.remove(child)
+    for port in desired.ports:
+        ET.SubElement(root, "port", {"port": port.port, "protocol": port.protocol})
+    for rule in desired.rules:
+        element = ET.SubElement(root, "rule", {"family": rule.family})
+        ET.SubElement(element, "source", {"address": rule.source})
+        ET.SubElement(element, "port", {"port": rule.port.port, "protocol": rule.port.protocol})
+        ET.SubElement(element, "accept")
+    for iface in dict.fromkeys([*bound, *interfaces]):
+        ET.SubElement(root, "interface", {"name": iface})
+    ET.indent(root, "  ")
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
 # ---------------------------------------------------------------------------------------------
 # I/O: firewalld over D-Bus, systemd, files.
 # ---------------------------------------------------------------------------------------------
@@ -602,13 +710,134 @@ def disarm_rollback(module: AnsibleModule) -> None:
 
 
 def connect(zone: str, interfaces: Sequence[str]) -> Firewalld | None:
-    """A connected client, or None when firewalld or its bindings are missing or it is not running."""
+    """A connected client, or None when firewalld or its bindings are missing or it is not running.
+
+    Asks the bus whether firewalld owns its name before making a client: a client of a stopped firewalld
+    would have D-Bus start it (activation), with whatever rules it has on disk.
+    """
     if FirewallClient is None:
+        return None
+    import dbus  # installed with python3-firewall
+    import dbus.mainloop.glib
+
+    # The client's signal handlers need the main loop set before the (shared) bus connection is made.
+    dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+    if not dbus.SystemBus().name_has_owner("org.fedoraproject.FirewallD1"):
         return None
     client = FirewallClient()
     if not client.connected:
         return None
     return Firewalld(client, zone, interfaces)
+
+
+def _write_file(path: str, text: str, mode: int = 0o644) -> bool:
+    """Replace ``path`` atomically and durably when its content differs; True when it did."""
+    if _read_file(path) == text:
+        return False
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    bulwark_files.write_atomic(path, text.encode("utf-8"), mode)
+    return True
+
+
+def _read_file(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def _remove(path: str) -> bool:
+    try:
+        os.remove(path)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def firewalld_installed() -> bool:
+    """firewalld's daemon and its Python bindings are on disk (checked again after a repair)."""
+    import importlib.util
+
+    return (FirewallClient is not None or importlib.util.find_spec("firewall") is not None) and \
+        any(os.path.exists(p) for p in FIREWALLD_BINARIES)
+
+
+class Host:
+    """systemd and the package system, through the module's runner."""
+
+    def __init__(self, module: AnsibleModule) -> None:
+        self.module = module
+        self.packages = bulwark_dpkg.HostState(self.run)
+
+    def run(self, argv: Sequence[str]) -> tuple[int, str, str]:
+        return self.module.run_command(list(argv), environ_update=dict(bulwark_dpkg.NONINTERACTIVE))
+
+    def systemctl(self, *args: str, check: bool = False) -> str:
+        rc, out, err = self.run(["systemctl", *args])
+        if check and rc != 0:
+            raise RuntimeError(f"`systemctl {' '.join(args)}` failed (exit {rc}): {(err or out).strip()}")
+        return out.strip()
+
+    def enabled(self) -> bool:
+        return self.systemctl("is-enabled", "firewalld.service") == "enabled"
+
+    def install_guard(self) -> bool:
+        """Write the drop-in that keeps an unproven firewalld from starting; True when it changed."""
+        if not _write_file(GUARD_DROPIN, guard_dropin()):
+            return False
+        self.systemctl("daemon-reload", check=True)
+        return True
+
+    def left_over(self) -> list[str]:
+        """What an interrupted run left on the host (read only)."""
+        found = []
+        if self.packages.stub_left_over():
+            found.append(f"the {bulwark_dpkg.POLICY_RC_D} stub of a killed package install")
+        interrupted = self.packages.interrupted()
+        if interrupted:
+            found.append(f"packages dpkg left half done ({', '.join(interrupted)})")
+        if os.path.exists(START_FLAG):
+            found.append(START_FLAG)
+        return found
+
+
+def start_unproven(host: Host, zone: str, desired: Desired, interfaces: Sequence[str], proven: bool) -> list[str]:
+    """Start a stopped firewalld so that it comes up with the declared rules, never with stock ones.
+
+    On a host where nothing was proven yet (a new install, or an install a dead controller left), the steps of a
+    fresh install happen here, decided from that state: D-Bus rereads its policies (a package installed under a
+    policy-rc.d stub could not make it), and the zone file gets the declared ports before firewalld reads it.
+    The zone file is then unproven; the guard and the disabled boot keep it from being used at boot.
+    """
+    done = []
+    if not proven:
+        host.systemctl("reload", "dbus.service")
+        base = next((t for t in (_read_file(os.path.join(d, f"{zone}.xml")) for d in ZONE_DIRS) if t), None)
+        if base is None:
+            raise RuntimeError(f"zone {zone!r} does not exist in firewalld ({' or '.join(ZONE_DIRS)})")
+        bind = interfaces if default_zone(_read_file(FIREWALLD_CONF) or "") != zone else ()
+        if _write_file(os.path.join(ZONE_DIRS[0], f"{zone}.xml"), offline_zone(base, desired, bind)):
+            done.append(f"wrote the declared ports into zone {zone} before starting firewalld")
+    _write_file(START_FLAG, "started by bulwark_firewalld with the declared rules\n")
+    try:
+        host.systemctl("reset-failed", "firewalld.service")
+        host.systemctl("start", "firewalld.service", check=True)
+    finally:
+        _remove(START_FLAG)
+    done.append("started firewalld")
+    return done
+
+
+def connect_after_start(zone: str, interfaces: Sequence[str], timeout: float = 30.0) -> Firewalld:
+    deadline = time.monotonic() + timeout
+    while True:
+        firewalld = connect(zone, interfaces)
+        if firewalld is not None:
+            return firewalld
+        if time.monotonic() > deadline:
+            raise RuntimeError("firewalld was started but does not answer on D-Bus (`journalctl -u firewalld`)")
+        time.sleep(0.5)
 
 
 def run_module(module: AnsibleModule) -> None:
@@ -624,21 +853,41 @@ def run_module(module: AnsibleModule) -> None:
 
     interfaces = params["interfaces"] or default_route_interfaces(
         _read_text("/proc/net/route"), _read_text("/proc/net/ipv6_route"))
-    installed = FirewallClient is not None and any(os.path.exists(p) for p in FIREWALLD_BINARIES)
+    host = Host(module)
+    installed = firewalld_installed()
     result: dict[str, Any] = {
         "changed": False, "installed": installed, "running": False,
         "ports": [str(p) for p in desired.ports], "rich_rules": [str(r) for r in desired.rules],
         "interfaces": interfaces,
     }
+    wanted = desired_lines(desired) | interface_lines({i: zone for i in interfaces})
+    marker = _read_file(PROVEN_MARKER)
     firewalld = connect(zone, interfaces) if installed else None
+    permanent = firewalld.read(permanent=True) if firewalld and firewalld.zone_exists() else None
+    proven = is_proven(marker, zone, permanent.lines if permanent else None)
+
+    if stage == "prepare":
+        prepare(module, host, result, marker, proven)
+
     if firewalld is None:
         if stage == "plan":
-            module.exit_json(**result, enabled=False, pending=True)
-        if module.check_mode:
-            after = desired_lines(desired) | interface_lines({i: zone for i in interfaces})
-            module.exit_json(**{**result, "changed": True},
-                             diff=diff_entry(f"zone {zone} ({stage}, firewalld not running)", set(), after))
-        module.fail_json(msg="firewalld is not running: start it before the runtime and permanent stages", **result)
+            module.exit_json(**result, enabled=False, proven=proven, pending=True)
+        if module.check_mode or stage == "permanent" or not installed:
+            if module.check_mode:
+                module.exit_json(**{**result, "changed": True},
+                                 diff=diff_entry(f"zone {zone} ({stage}, firewalld not running)", set(), wanted))
+            module.fail_json(msg="firewalld is not running: the runtime stage starts it", **result)
+        # The runtime stage starts firewalld itself; rolling back then means stopping it again.
+        arm_rollback(module, rollback_script("stop", zone, {}), params["rollback_after"])
+        try:
+            result["actions"] = start_unproven(host, zone, desired, interfaces, proven)
+            firewalld = connect_after_start(zone, interfaces)
+        except Exception as exc:  # systemd or D-Bus: undo what was started, say why
+            module.run_command(["/bin/sh", ROLLBACK_SCRIPT])
+            module.fail_json(msg=f"firewalld did not start: {exc}", **result)
+        result.update(changed=True, rollback_script=ROLLBACK_SCRIPT)
+        params["rollback"] = "stop"
+        permanent = firewalld.read(permanent=True)
 
     if not firewalld.zone_exists():
         module.fail_json(msg=f"zone {zone!r} does not exist in firewalld (`firewall-cmd --get-zones`): "
@@ -648,23 +897,27 @@ def run_module(module: AnsibleModule) -> None:
     if not interfaces:
         module.warn(f"no interface carries a default route: zone {zone!r} filters only the interfaces "
                     "already bound to it, and all of them if it is the default zone")
-    wanted = desired_lines(desired) | interface_lines({i: zone for i in interfaces})
     runtime = firewalld.read(permanent=False)
-    permanent = firewalld.read(permanent=True)
-    result.update(running=True, runtime_in_sync=runtime.lines == wanted, permanent_in_sync=permanent.lines == wanted)
+    permanent = permanent or firewalld.read(permanent=True)
+    result.update(running=True, runtime_in_sync=runtime.lines == wanted, permanent_in_sync=permanent.lines == wanted,
+                  proven=proven)
 
     if stage == "plan":
-        enabled = _systemctl(module, "is-enabled", "firewalld.service")[1] == "enabled"
-        pending = not (enabled and result["runtime_in_sync"] and result["permanent_in_sync"])
-        module.exit_json(**result, enabled=enabled, pending=pending)
+        enabled = host.enabled()
+        left_over = host.left_over()
+        guarded = _read_file(GUARD_DROPIN) == guard_dropin()
+        pending = bool(left_over) or not (enabled and guarded and proven and result["runtime_in_sync"]
+                                          and result["permanent_in_sync"])
+        module.exit_json(**result, enabled=enabled, left_over=left_over, pending=pending)
 
     if stage == "runtime":
         if result["runtime_in_sync"]:
             module.exit_json(**result)
         diff = diff_entry(f"zone {zone} (runtime)", runtime.lines, wanted)
         if not module.check_mode:
-            moved = {i: runtime.bindings[i] for i in interfaces_to_move(runtime.interface_zones, zone)}
-            arm_rollback(module, rollback_script(params["rollback"], zone, moved), params["rollback_after"])
+            if "rollback_script" not in result:
+                moved = {i: runtime.bindings[i] for i in interfaces_to_move(runtime.interface_zones, zone)}
+                arm_rollback(module, rollback_script(params["rollback"], zone, moved), params["rollback_after"])
             try:
                 firewalld.write_runtime(runtime, desired)
             except Exception as exc:  # D-Bus errors come in several types; any of them means: undo now.
@@ -673,22 +926,62 @@ def run_module(module: AnsibleModule) -> None:
             result["rollback_script"] = ROLLBACK_SCRIPT
         module.exit_json(**{**result, "changed": True}, diff=diff)
 
-    # stage == "permanent": only what the runtime stage applied (and the caller proved) becomes permanent.
+    # stage == "permanent": only what the runtime stage applied (and the caller proved) becomes permanent, is
+    # recorded as proven, and only then may firewalld start at boot.
     if not module.check_mode:
         if not result["runtime_in_sync"]:
             module.fail_json(msg="the runtime configuration no longer matches the declaration (did the rollback "
                                  "timer fire, or did someone change it?): not writing it to the permanent one",
                              **result)
         disarm_rollback(module)
-    if result["permanent_in_sync"]:
-        module.exit_json(**result)
+    changed = not result["permanent_in_sync"]
     diff = diff_entry(f"zone {zone} (permanent)", permanent.lines, wanted)
-    if not module.check_mode:
+    if changed and not module.check_mode:
         try:
             firewalld.write_permanent(permanent, desired)
         except Exception as exc:  # the runtime is proven and stays; only the permanent write failed
             module.fail_json(msg=f"firewalld refused the permanent change (the runtime one stays): {exc}", **result)
-    module.exit_json(**{**result, "changed": True}, diff=diff)
+    record = proven_record(zone, wanted)
+    enable = not host.enabled()
+    if not module.check_mode:
+        changed |= _write_file(PROVEN_MARKER, record, 0o600)
+        if enable:
+            host.systemctl("enable", "firewalld.service", check=True)
+    else:
+        changed |= marker != record
+    result.update(proven=True, changed=changed or enable, enabled=True)
+    module.exit_json(**result, **({"diff": diff} if not result["permanent_in_sync"] else {}))
+
+
+def prepare(module: AnsibleModule, host: Host, result: dict[str, Any], marker: str | None, proven: bool) -> None:
+    """Make the host safe to install and start firewalld on, whatever an earlier run left; then exit."""
+    actions = []
+    check = module.check_mode
+    if _read_file(GUARD_DROPIN) != guard_dropin():
+        actions.append(f"guard firewalld's start ({GUARD_DROPIN})")
+        if not check:
+            host.install_guard()
+    if check:
+        actions += [f"remove or finish {what}" for what in host.left_over()]
+    else:
+        if _remove(START_FLAG):
+            actions.append(f"removed {START_FLAG}")
+        try:
+            actions += bulwark_dpkg.repair(host.packages)
+        except RuntimeError as exc:
+            module.fail_json(msg=f"Cannot finish what an earlier package install left: {exc}", **result)
+    if marker is not None and not proven:
+        # Whatever firewalld would boot into now is not what was proven: forget the proof.
+        actions.append(f"forget the proof in {PROVEN_MARKER} (the permanent configuration changed since)")
+        if not check:
+            _remove(PROVEN_MARKER)
+    if not proven and host.enabled():
+        actions.append("keep firewalld disabled at boot until its rules are proven")
+        if not check:
+            host.systemctl("disable", "firewalld.service", check=True)
+    installed = firewalld_installed() and not (not check and host.packages.interrupted())
+    module.exit_json(**{**result, "installed": installed, "proven": proven, "changed": bool(actions),
+                        "actions": actions})
 
 
 def main() -> None:
@@ -700,7 +993,7 @@ def main() -> None:
             "interfaces": {"type": "list", "elements": "str", "default": []},
             "ssh_port": {"type": "int"},
             "ssh_client": {"type": "str"},
-            "stage": {"type": "str", "choices": ["plan", "runtime", "permanent"], "default": "plan"},
+            "stage": {"type": "str", "choices": ["plan", "prepare", "runtime", "permanent"], "default": "plan"},
             "rollback": {"type": "str", "choices": ["reload", "stop"], "default": "reload"},
             "rollback_after": {"type": "int", "default": 0},
         },

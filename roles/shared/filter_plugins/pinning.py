@@ -5,13 +5,26 @@ Filters provided (documentation in the ``<filter>.yml`` files next to this
 module and in ``docs/filters.md``):
 
 * ``tlsa_record``  - a TLSA zone-file line (RFC 6698, RFC 7218, RFC 7671)
+* ``spki_sha256``  - the hex SHA-256 of a key's SubjectPublicKeyInfo (TLSA 3 1 1 data)
 * ``hpkp_pin``     - the base64 ``pin-sha256`` of a key (RFC 7469)
 * ``hpkp_header``  - a ``Public-Key-Pins`` header value (RFC 7469)
 * ``caa_records``  - CAA zone-file lines (RFC 8659, RFC 8657)
 
-Only the standard library, ``cryptography`` and ansible are imported.
-Private key material is never echoed: errors about ``pem`` describe the input
-by its PEM block labels only.
+Only the standard library, ``cryptography``, ansible and the ``shared`` role's
+module_utils (bulwark_pem, bulwark_dns, bulwark_messages) are imported.
+Errors are AnsibleFilterError naming the argument; a bad value is described
+(``bulwark_messages.describe``), never quoted when it looks like key material
+or is long. Errors about ``pem`` give its size and PEM block labels only.
+
+Digests are taken over DER that cryptography wrote for the object it parsed,
+never over text this plugin decoded (see the PEM / DER section): for a
+certificate (and a CSR) the SubjectPublicKeyInfo element of its DER, as the
+certificate carries it. That is what DANE clients hash and what danetool,
+ldns-dane, hash-slinger and openssl give, also for an EC key written in
+compressed form; for every other key it is byte for byte
+``public_key().public_bytes(DER, SubjectPublicKeyInfo)``, which is checked.
+A key's digest is over ``public_bytes(DER, SubjectPublicKeyInfo)``, and a
+PUBLIC KEY block written otherwise than cryptography writes it is refused.
 """
 
 from __future__ import annotations
@@ -20,34 +33,33 @@ import base64
 import binascii
 import hashlib
 import ipaddress
-import re
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import sys
-from pathlib import Path
-
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+except ImportError:  # the filters load without it (ansible-doc, caa_records); those that parse PEM say what is missing
+    x509 = serialization = None  # type: ignore[assignment]
 
 try:  # the collection bulwark.hardening
-    from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_dns
+    from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_dns, bulwark_messages, bulwark_pem
 except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
     sys.path.append(str(Path(__file__).resolve().parents[2] / "shared" / "module_utils"))
     import bulwark_dns  # type: ignore[no-redef]
+    import bulwark_messages  # type: ignore[no-redef]
+    import bulwark_pem  # type: ignore[no-redef]
 
 # --------------------------------------------------------------------------
 # constants
 # --------------------------------------------------------------------------
 
-_PEM_BLOCK_RE = re.compile(
-    r"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----",
-    re.DOTALL,
-)
 _CERT_LABELS = frozenset({"CERTIFICATE", "X509 CERTIFICATE"})
 _CSR_LABELS = frozenset({"CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"})
 _PUBLIC_LABELS = frozenset({"PUBLIC KEY", "RSA PUBLIC KEY"})
@@ -55,7 +67,10 @@ _PRIVATE_LABELS = frozenset({"PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"}
 _ENCRYPTED_LABELS = frozenset({"ENCRYPTED PRIVATE KEY"})
 
 _MAX_NAME_LEN = bulwark_dns.MAX_NAME_LENGTH
-_MAX_TTL = 2**31 - 1  # RFC 2181 section 8
+_MAX_TTL = bulwark_dns.MAX_TTL
+# max-age of a header: 2^31-1 seconds (68 years) is far past every browser's cap, and keeps the value a
+# number every parser reads (and one str() can always format).
+_MAX_AGE = 2**31 - 1
 _PROTOS = ("tcp", "udp", "sctp")
 _TLSA_USAGES = (0, 1, 2, 3)
 _TLSA_SELECTORS = (0, 1)
@@ -63,9 +78,8 @@ _TLSA_MATCHING = (0, 1, 2)
 _CAA_CRITICAL_FLAG = 128
 _PIN_LEN = 44  # base64 of 32 bytes
 
-# ASN.1 DER universal tags used when walking TBSCertificate / CRI.
-_DER_SEQUENCE = 0x30
-_DER_CONTEXT_0 = 0xA0
+_DER = serialization.Encoding.DER if serialization is not None else None
+_SPKI = serialization.PublicFormat.SubjectPublicKeyInfo if serialization is not None else None
 
 
 class _SafeError(Exception):
@@ -96,54 +110,34 @@ def _fail(filter_name: str, message: str) -> AnsibleFilterError:
     return AnsibleFilterError(f"{filter_name}: {message}")
 
 
-def _show(value: Any, limit: int = 80) -> str:
-    """Render a (non-secret) bad value for an error message, shortened."""
-    if isinstance(value, bool) or value is None:
-        return repr(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        text = repr(str(value))
-        return text if len(text) <= limit else text[: limit - 4] + "...'"
-    return f"a {type(value).__name__}"
+def _show(value: Any) -> str:
+    """A bad value as an error message may show it: short, and never key material."""
+    return bulwark_messages.describe(value)
 
 
-def _to_int(value: Any) -> int | None:
-    """Return ``value`` as an int if it is an int or a decimal string.
-
-    Booleans, floats and anything else give ``None``. Strings are accepted
-    because Ansible variables (``-e port=443``, INI inventories) are strings.
-    """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"[0-9]+", value.strip()):
-        return int(value.strip())
-    return None
+def _show_name(name: str) -> str:
+    """A validated DNS name as it is, unless it is long or looks like key material."""
+    shown = bulwark_messages.describe(name)
+    return name if shown == repr(name) else shown
 
 
 def _int_choice(
     filter_name: str, arg: str, value: Any, choices: tuple[int, ...]
 ) -> int:
     """Check that ``value`` is one of a few small integer ``choices``."""
-    number = _to_int(value)
+    number = bulwark_dns.to_int(value)
     if number is None or number not in choices:
         allowed = ", ".join(str(c) for c in choices[:-1]) + f" or {choices[-1]}"
         raise _fail(filter_name, f"{arg} must be {allowed}, got {_show(value)}")
     return number
 
 
-def _int_range(
-    filter_name: str, arg: str, value: Any, low: int, high: int | None
-) -> int:
-    """Check that ``value`` is an integer from ``low`` to ``high`` (None: no limit)."""
-    number = _to_int(value)
-    if number is None or number < low or (high is not None and number > high):
+def _int_range(filter_name: str, arg: str, value: Any, low: int, high: int) -> int:
+    """Check that ``value`` is an integer (or decimal string) from ``low`` to ``high``."""
+    number = bulwark_dns.int_in_range(value, low, high)
+    if number is None:
         if low == 0:
-            what = "a non-negative integer" + (
-                f" (at most {high})" if high is not None else ""
-            )
+            what = f"a non-negative integer (at most {high})"
         else:
             what = f"an integer from {low} to {high}"
         raise _fail(filter_name, f"{arg} must be {what}, got {_show(value)}")
@@ -154,7 +148,7 @@ def _bool(filter_name: str, arg: str, value: Any) -> bool:
     """Ansible-style strict boolean (true/false/yes/no/1/0)."""
     try:
         return bool(boolean(value, strict=True))
-    except TypeError:
+    except (TypeError, ValueError):
         raise _fail(
             filter_name, f"{arg} must be a boolean, got {_show(value)}"
         ) from None
@@ -172,6 +166,14 @@ def _string_list(filter_name: str, arg: str, value: Any) -> list[str]:
                 )
         return list(value)
     raise _fail(filter_name, f"{arg} must be a list of strings, got {_show(value)}")
+
+
+def _optional_list(filter_name: str, arg: str, value: Any) -> list[str]:
+    """Like ``_string_list``, with None (not given) as the empty list.
+
+    Only None means "none": 0, False or {} are wrong types, refused by name, not read as empty.
+    """
+    return [] if value is None else _string_list(filter_name, arg, value)
 
 
 def _dedupe(items: Iterable[str]) -> list[str]:
@@ -220,115 +222,76 @@ def _dns_name(filter_name: str, arg: str, value: Any, trailing_dot: bool = True)
 
 # --------------------------------------------------------------------------
 # PEM / DER
+#
+# Every digest is taken over DER that cryptography produced from the object it parsed, never over
+# text this plugin decoded itself:
+#
+# - certificate: cryptography's DER of the parsed certificate (``public_bytes(DER)``, the very bytes it
+#   parsed); selector 1 hashes the SubjectPublicKeyInfo element inside that DER, byte for byte as the
+#   certificate carries it. That is what a DANE client or a browser hashes, and what danetool, ldns-dane,
+#   hash-slinger and openssl give (tests/unit/test_pinning_crosscheck.py), also for the rare key written
+#   in a form cryptography would re-encode differently (an EC point in compressed form). For every other
+#   key, ``public_key().public_bytes(DER, SubjectPublicKeyInfo)`` gives the same bytes, and the plugin
+#   checks that the element it took is the certificate's key.
+# - certificate request: the same, inside the request's DER.
+# - private key: ``public_key().public_bytes(DER, SubjectPublicKeyInfo)``.
+# - public key: ``public_bytes(DER, SubjectPublicKeyInfo)`` of the parsed key. A key written in another
+#   form than the one cryptography writes (a compressed EC point, BER) is refused: its digest would not
+#   be the one a certificate carrying the key as written gives, and a wrong "next key" record breaks
+#   DANE at the key switch.
 # --------------------------------------------------------------------------
-
-
-def _der_header(data: bytes, offset: int) -> tuple[int, int, int]:
-    """Parse one DER TLV header at ``offset``.
-
-    Returns ``(tag, content_start, content_end)``; raises ``_SafeError`` on
-    truncated or non-DER lengths.
-    """
-    if offset + 2 > len(data):
-        raise _SafeError("truncated DER")
-    tag = data[offset]
-    first = data[offset + 1]
-    start = offset + 2
-    if first < 0x80:
-        length = first
-    else:
-        count = first & 0x7F
-        if count == 0 or count > 4 or start + count > len(data):
-            raise _SafeError("bad DER length")
-        length = int.from_bytes(data[start : start + count], "big")
-        start += count
-    end = start + length
-    if end > len(data):
-        raise _SafeError("truncated DER")
-    return tag, start, end
-
-
-def _der_children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
-    """List ``(tag, element_start, element_end)`` of a constructed value."""
-    children = []
-    offset = start
-    while offset < end:
-        tag, _content, element_end = _der_header(data, offset)
-        children.append((tag, offset, element_end))
-        offset = element_end
-    return children
-
-
-def _spki_from_tbs(tbs: bytes, index_without_version: int) -> bytes:
-    """Return the exact SubjectPublicKeyInfo bytes from a TBS structure.
-
-    The bytes are taken as written, not re-encoded from the key, because a
-    DANE client hashes what the certificate contains.
-    ``index_without_version`` is the SPKI's position among the children of
-    the outer SEQUENCE: 5 in a TBSCertificate (one more when the optional
-    ``[0] EXPLICIT`` version is present), 2 in a CertificationRequestInfo
-    (whose version is a plain INTEGER, so the index is not shifted).
-    """
-    tag, start, end = _der_header(tbs, 0)
-    if tag != _DER_SEQUENCE:
-        raise _SafeError("TBS is not a SEQUENCE")
-    children = _der_children(tbs, start, end)
-    index = index_without_version
-    if children and children[0][0] == _DER_CONTEXT_0:
-        index += 1
-    if index >= len(children) or children[index][0] != _DER_SEQUENCE:
-        raise _SafeError("no SubjectPublicKeyInfo")
-    _tag, element_start, element_end = children[index]
-    return tbs[element_start:element_end]
-
-
-def _pem_blocks(text: str) -> list[tuple[str, bytes]]:
-    """Return ``(label, whole PEM block bytes)`` for each PEM block in text."""
-    return [
-        (match.group(1), match.group(0).encode("ascii", "replace"))
-        for match in _PEM_BLOCK_RE.finditer(text)
-    ]
-
-
-def _load_certificate(block: bytes) -> _KeyMaterial:
-    """Load a PEM certificate; keep its DER and its exact SPKI bytes."""
-    cert = x509.load_pem_x509_certificate(block)
-    spki = _spki_from_tbs(cert.tbs_certificate_bytes, 5)
-    return _KeyMaterial(
-        "certificate", spki, cert.public_bytes(serialization.Encoding.DER)
-    )
-
-
-def _load_csr(block: bytes) -> _KeyMaterial:
-    """Load a PEM certificate signing request; keep its exact SPKI bytes."""
-    csr = x509.load_pem_x509_csr(block)
-    return _KeyMaterial(
-        "certificate request", _spki_from_tbs(csr.tbs_certrequest_bytes, 2)
-    )
 
 
 def _spki_of(key: Any) -> bytes:
     """DER SubjectPublicKeyInfo of a cryptography public key object."""
-    der: bytes = key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    der: bytes = key.public_bytes(_DER, _SPKI)
     return der
 
 
-def _load_public_key(label: str, block: bytes) -> _KeyMaterial:
-    """Load a PEM public key (SPKI or PKCS#1 RSA)."""
-    key = serialization.load_pem_public_key(block)
-    if label == "PUBLIC KEY":
-        # The block already *is* the SPKI: hash exactly those bytes.
-        der = base64.b64decode(b"".join(block.splitlines()[1:-1]))
-        return _KeyMaterial("public key", der)
-    return _KeyMaterial("public key", _spki_of(key))
+def _checked_spki(spki: bytes, key: Any) -> bytes:
+    """``spki`` (taken from a signed structure) after checking it is the structure's own ``key``."""
+    if _spki_of(serialization.load_der_public_key(spki)) != _spki_of(key):
+        raise _SafeError("its SubjectPublicKeyInfo does not hold its public key")
+    return spki
 
 
-def _load_private_key(block: bytes) -> _KeyMaterial:
+def _load_certificate(block: Any) -> _KeyMaterial:
+    """A certificate: its DER and its SubjectPublicKeyInfo as written."""
+    cert = x509.load_pem_x509_certificate(block.text.encode("ascii"))
+    der = cert.public_bytes(_DER)
+    spki = _checked_spki(bulwark_pem.certificate_spki(der), cert.public_key())
+    return _KeyMaterial("certificate", spki, der)
+
+
+def _load_csr(block: Any) -> _KeyMaterial:
+    """A certificate signing request: its SubjectPublicKeyInfo as written."""
+    csr = x509.load_pem_x509_csr(block.text.encode("ascii"))
+    spki = bulwark_pem.csr_spki(csr.public_bytes(_DER))
+    return _KeyMaterial("certificate request", _checked_spki(spki, csr.public_key()))
+
+
+def _load_public_key(block: Any) -> _KeyMaterial:
+    """A public key (SPKI or PKCS#1 RSA), refused unless written exactly as cryptography writes it."""
+    key = serialization.load_pem_public_key(block.text.encode("ascii"))
+    spki = _spki_of(key)
+    canonical = (
+        spki
+        if block.label == "PUBLIC KEY"
+        else key.public_bytes(_DER, serialization.PublicFormat.PKCS1)
+    )
+    if block.der() != canonical:
+        raise _SafeError(
+            "the key is not written in the DER form cryptography writes (for example an EC point in "
+            "compressed form), so its digest could differ from the one of a certificate carrying it; "
+            "pass the certificate or the private key"
+        )
+    return _KeyMaterial("public key", spki)
+
+
+def _load_private_key(block: Any) -> _KeyMaterial:
     """Load an unencrypted PEM private key and derive its public SPKI."""
     try:
-        key = serialization.load_pem_private_key(block, password=None)
+        key = serialization.load_pem_private_key(block.text.encode("ascii"), password=None)
     except TypeError:
         raise _SafeError(
             "the private key is encrypted; pass its certificate or public key"
@@ -336,29 +299,33 @@ def _load_private_key(block: bytes) -> _KeyMaterial:
     return _KeyMaterial("private key", _spki_of(key.public_key()))
 
 
-def _pick_block(
-    blocks: list[tuple[str, bytes]], allowed: frozenset[str]
-) -> tuple[str, bytes] | None:
+def _pick_block(blocks: list[Any], allowed: frozenset[str]) -> Any | None:
     """First certificate if any (a chain gives its leaf), else first key."""
-    for label, block in blocks:
-        if label in _CERT_LABELS:
-            return label, block
-    for label, block in blocks:
-        if label in allowed or label in _ENCRYPTED_LABELS:
-            return label, block
+    for block in blocks:
+        if block.label in _CERT_LABELS:
+            return block
+    for block in blocks:
+        if block.label in allowed or block.label in _ENCRYPTED_LABELS:
+            return block
     return None
 
 
 def _load_pem(filter_name: str, pem: Any, allow_csr: bool) -> _KeyMaterial:
     """Parse the ``pem`` argument into ``_KeyMaterial``.
 
-    Error messages never contain the input text: only its PEM labels.
+    Error messages never contain the input text: only its size and PEM labels.
     """
-    if isinstance(pem, bytes):
-        pem = pem.decode("ascii", "replace")
-    if not isinstance(pem, str):
-        raise _fail(filter_name, f"pem must be a PEM string, got {_show(pem)}")
-    blocks = _pem_blocks(pem)
+    if x509 is None:
+        raise _fail(filter_name, "needs the Python package cryptography on the controller (pip install cryptography)")
+    try:
+        if isinstance(pem, (bytes, bytearray)):
+            bulwark_pem.check_size(pem)
+            pem = bytes(pem).decode("ascii", "replace")
+        if not isinstance(pem, str):
+            raise _fail(filter_name, f"pem must be a PEM string, got {_show(pem)}")
+        blocks = bulwark_pem.pem_blocks(pem)
+    except bulwark_pem.PemError as exc:
+        raise _fail(filter_name, f"pem: {exc}") from None
     allowed = (
         _PUBLIC_LABELS | _PRIVATE_LABELS | (_CSR_LABELS if allow_csr else frozenset())
     )
@@ -374,12 +341,14 @@ def _load_pem(filter_name: str, pem: Any, allow_csr: bool) -> _KeyMaterial:
         )
     chosen = _pick_block(blocks, allowed)
     if chosen is None:
-        labels = ", ".join(sorted({label for label, _block in blocks}))
+        labels = ", ".join(sorted({block.label for block in blocks}))
         raise _fail(filter_name, f"pem must hold {wanted}, got PEM block(s): {labels}")
-    label, block = chosen
+    label = chosen.label
+    if not chosen.text.isascii():
+        raise _fail(filter_name, f"pem: the {label} block has non-ASCII characters")
     try:
-        return _load_block(label, block)
-    except _SafeError as exc:
+        return _load_block(chosen)
+    except (_SafeError, bulwark_pem.PemError) as exc:
         raise _fail(filter_name, f"pem: cannot use the {label} block: {exc}") from None
     except Exception:  # noqa: BLE001 - cryptography raises several types
         # Deliberately no exception text: it could quote the input.
@@ -388,15 +357,15 @@ def _load_pem(filter_name: str, pem: Any, allow_csr: bool) -> _KeyMaterial:
         ) from None
 
 
-def _load_block(label: str, block: bytes) -> _KeyMaterial:
+def _load_block(block: Any) -> _KeyMaterial:
     """Dispatch one PEM block on its label."""
-    if label in _CERT_LABELS:
+    if block.label in _CERT_LABELS:
         return _load_certificate(block)
-    if label in _CSR_LABELS:
+    if block.label in _CSR_LABELS:
         return _load_csr(block)
-    if label in _PUBLIC_LABELS:
-        return _load_public_key(label, block)
-    if label in _ENCRYPTED_LABELS:
+    if block.label in _PUBLIC_LABELS:
+        return _load_public_key(block)
+    if block.label in _ENCRYPTED_LABELS:
         raise _SafeError(
             "encrypted private keys are not supported; pass the certificate or public key"
         )
@@ -433,8 +402,8 @@ def _tlsa_owner(name: Any, port: Any, proto: Any) -> str:
     if len(owner) > _MAX_NAME_LEN:
         raise _fail(
             "tlsa_record",
-            f"name is too long: the owner {owner}. would exceed {_MAX_NAME_LEN} characters, "
-            f"got {_show(name)}",
+            f"name is too long: the owner _{number}._{proto.lower()}.<name>. would be {len(owner)} "
+            f"characters, more than {_MAX_NAME_LEN}, got {_show(name)}",
         )
     return owner + "."
 
@@ -475,6 +444,15 @@ def tlsa_record(
     return f"{owner} {ttl_text}IN TLSA {usage_n} {selector_n} {matching_n} {data}"
 
 
+def spki_sha256(pem: Any) -> str:
+    """Return the hex SHA-256 of the SubjectPublicKeyInfo of ``pem``: the data of a TLSA 3 1 1 record.
+
+    Certificate Transparency monitors report the same digest for each logged certificate
+    (certspotter's ``PUBKEY_SHA256``), so it tells whether a logged certificate is on one of our keys.
+    """
+    return hashlib.sha256(_load_pem("spki_sha256", pem, allow_csr=False).spki_der).hexdigest()
+
+
 # --------------------------------------------------------------------------
 # HPKP
 # --------------------------------------------------------------------------
@@ -504,17 +482,27 @@ def _check_pin(index: int, pin: Any) -> str:
     return pin
 
 
+def _https_host(value: str) -> bool:
+    """Whether ``value`` is an ``https://`` URL with a host name or IP address and a valid port, if any."""
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # "Invalid IPv6 URL" for unbalanced brackets, a port out of range...
+        return False
+    return (
+        parts.scheme.lower() == "https"
+        and port_ok
+        and bool(parts.hostname)
+        and _is_host(str(parts.hostname))
+    )
+
+
 def _check_https_url(filter_name: str, arg: str, value: Any) -> str:
     """Validate an absolute ``https://host/...`` URL safe inside quotes."""
     if not isinstance(value, str):
         raise _fail(filter_name, f"{arg} must be an https:// URL, got {_show(value)}")
     _check_quotable(filter_name, arg, value)
-    parts = urlsplit(value)
-    if (
-        parts.scheme.lower() != "https"
-        or not parts.hostname
-        or not _is_host(parts.hostname)
-    ):
+    if not _https_host(value):
         raise _fail(
             filter_name,
             f"{arg} must be an https:// URL with a host name, got {_show(value)}",
@@ -556,7 +544,7 @@ def hpkp_header(
             f"pins must hold at least two distinct pins (RFC 7469 requires a backup pin), "
             f"got {len(unique)}",
         )
-    age = _int_range("hpkp_header", "max_age", max_age, 0, None)
+    age = _int_range("hpkp_header", "max_age", max_age, 0, _MAX_AGE)
     subdomains = _bool("hpkp_header", "include_subdomains", include_subdomains)
     only_report = _bool("hpkp_header", "report_only", report_only)
     parts = [f'pin-sha256="{pin}"' for pin in unique]
@@ -613,18 +601,16 @@ def _check_iodef(index: int, value: Any) -> str:
         if not local or _name_problem(domain) is not None:
             raise bad
         return value
-    if scheme == "https":
-        parts = urlsplit(value)
-        if parts.hostname and _is_host(parts.hostname):
-            return value
+    if scheme == "https" and _https_host(value):
+        return value
     raise bad
 
 
 def _check_validation_methods(value: Any) -> list[str]:
     """Validate RFC 8657 validation-method labels (e.g. dns-01, http-01)."""
     if isinstance(value, str):
-        value = [item.strip() for item in value.split(",")]
-    methods = _string_list("caa_records", "validationmethods", value)
+        value = [item.strip(" ") for item in value.split(",")]
+    methods = _optional_list("caa_records", "validationmethods", value)
     for index, method in enumerate(methods):
         if not bulwark_dns.is_label(method):
             raise _fail(
@@ -694,7 +680,7 @@ def caa_records(
         )
     targets = [
         _check_iodef(i, v)
-        for i, v in enumerate(_string_list("caa_records", "iodef", iodef or []))
+        for i, v in enumerate(_optional_list("caa_records", "iodef", iodef))
     ]
     flag = _CAA_CRITICAL_FLAG if _bool("caa_records", "critical", critical) else 0
     params = _issuer_params(
@@ -724,10 +710,11 @@ def _issuer_params(
             raise _fail(
                 "caa_records",
                 "accounturi belongs to one CA, so issue/issuewild must name exactly one "
-                f"issuer when it is set, got {len(distinct)}: {', '.join(distinct) or 'none'}",
+                f"issuer when it is set, got {len(distinct)}: "
+                f"{', '.join(_show_name(name) for name in distinct) or 'none'}",
             )
         params.append(f"accounturi={uri}")
-    methods = _check_validation_methods(validationmethods or [])
+    methods = _check_validation_methods(validationmethods)
     if methods:
         params.append("validationmethods=" + ",".join(methods))
     return params
@@ -745,6 +732,7 @@ class FilterModule:
         """Map filter names to functions."""
         return {
             "tlsa_record": tlsa_record,
+            "spki_sha256": spki_sha256,
             "hpkp_pin": hpkp_pin,
             "hpkp_header": hpkp_header,
             "caa_records": caa_records,

@@ -19,19 +19,6 @@ marker that makes the next run finish the job even when it has no file to change
 
 from __future__ import annotations
 
-import glob
-import json
-import os
-import shutil
-import stat
-import tempfile
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any
-
-from ansible.module_utils.basic import AnsibleModule
-
 DOCUMENTATION = r"""
 ---
 module: config_apply
@@ -58,8 +45,8 @@ options:
       path: {description: Absolute path on the host., type: path, required: true}
       content: {description: Complete file content., type: str, required: true}
       mode: {description: Octal mode as a string., type: str, default: "0644"}
-      owner: {description: Owner (name); default keeps the current owner, or root for a new file., type: str}
-      group: {description: Group (name); default keeps the current group, or root for a new file., type: str}
+      owner: {description: "Owner (name); default keeps the current owner, or root for a new file.", type: str}
+      group: {description: "Group (name); default keeps the current group, or root for a new file.", type: str}
       diff:
         description: Show the content in diff mode; set false for files that must not be shown.
         type: bool
@@ -106,6 +93,7 @@ options:
     description:
       - Command that makes the running service read its configuration, for daemons whose own tool does it
         best (e.g. C([knotc, reload])). Default C(systemctl reload <service>), or C(restart) with O(restart).
+      - Without O(service), run after a change (or a pending reload) when O(name) is set.
     type: list
     elements: str
     default: []
@@ -126,10 +114,26 @@ options:
     description: Where the markers and journals are kept on the host.
     type: path
     default: /var/lib/bulwark/apply
-author: Bulwark maintainers
+  name:
+    description:
+      - Name of the marker, journal and lock under O(state_dir); default O(service). With a name and no O(service),
+        O(reload_command) alone makes the daemon read the files (durably, like a reload), for a daemon the caller
+        does not manage, such as a name server whose zones it writes. Added after the first release; callers
+        that pass only O(service) are unchanged.
+    type: str
+    default: ""
+  lock_timeout:
+    description:
+      - Seconds to wait for another call for the same O(service) to finish. A controller that dies does not stop
+        its module call on the host, so a repair run can start while the old call still writes or reloads; the
+        calls take turns (C(<state_dir>/<name>.lock), which holds the process ID of the call that has it).
+    type: int
+    default: 300
+author: Bulwark maintainers (@bulwark)
 notes:
-  - Supports check mode and diff mode. In check mode a pending reload or a stopped service is reported as a
-    change.
+  - Supports check mode and diff mode. In check mode a pending reload, a half-done swap (in RV(recovered)) or a
+    stopped service is reported as a change.
+  - What is and is not guaranteed under a dead controller and a reboot is in docs/reliability.md.
   - Parent directories of O(files[].path) must exist unless listed in O(directories).
 """
 
@@ -166,7 +170,7 @@ pending_from_earlier_run:
   returned: always
   type: bool
 recovered:
-  description: Paths put back from the journal of a run that died while swapping files.
+  description: Paths put back from the journal of a run that died while swapping files (in check mode, that would be).
   returned: always
   type: list
   elements: str
@@ -175,6 +179,25 @@ test_output:
   returned: when the test ran
   type: str
 """
+
+import fcntl
+import glob
+import json
+import os
+import shutil
+import stat
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+try:  # the collection bulwark.hardening
+    from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_files
+except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
+    from ansible.module_utils import bulwark_files  # type: ignore[no-redef]
+
 
 Runner = Callable[[Sequence[str]], "tuple[int, str, str]"]
 
@@ -208,34 +231,8 @@ def _save(path: str) -> Saved:
     return Saved(path, "absent")
 
 
-def _fsync_dir(directory: str) -> None:
-    fd = os.open(directory or ".", os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write(path: str, data: bytes, mode: int, uid: int = -1, gid: int = -1) -> None:
-    """Replace ``path`` atomically and durably (temporary file in the same directory, fsync, rename)."""
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".bulwark-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        if uid >= 0 or gid >= 0:
-            os.chown(tmp, uid, gid)
-        if os.path.islink(path):
-            os.unlink(path)
-        os.replace(tmp, path)
-        _fsync_dir(directory)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+_fsync_dir = bulwark_files.fsync_dir
+_write = bulwark_files.write_atomic
 
 
 def _remove(path: str) -> None:
@@ -349,6 +346,41 @@ class Journal:
         self.state_dir = state_dir
         self.marker = os.path.join(state_dir, f"{name}.json")
         self.saved_dir = os.path.join(state_dir, f"{name}.saved")
+        self.lock_path = os.path.join(state_dir, f"{name}.lock")
+        self._lock_fd: int | None = None
+
+    def lock(self, timeout: float, sleep: Callable[[float], None] = time.sleep) -> bool:
+        """Hold the service's lock for the rest of this process (released when it exits, even when killed).
+
+        A controller that dies does not stop its module on the host: the next run may start while the old call
+        still writes or reloads. Waits up to ``timeout`` seconds; False when the other call still holds it.
+        """
+        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._lock_fd = fd
+                # Who holds it, for an admin (and the fault test) to see.
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+                return True
+            except OSError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    return False
+                sleep(0.2)
+
+    def clean_left_overs(self) -> list[str]:
+        """Remove what a run killed outside the journal's phases left: a saved copy without a marker (killed while
+        saving), temporary files of the state directory. Returns the paths."""
+        removed = []
+        if os.path.isdir(self.saved_dir) and not os.path.exists(self.marker):
+            shutil.rmtree(self.saved_dir, ignore_errors=True)
+            removed.append(self.saved_dir)
+        removed += remove_temp_files([self.state_dir])
+        return removed
 
     def read(self) -> dict[str, Any] | None:
         try:
@@ -400,6 +432,16 @@ class Journal:
         return items
 
 
+def remove_temp_files(directories: Sequence[str]) -> list[str]:
+    """Remove the temporary files of ``_write`` (``.bulwark-*.tmp``) that a host going down mid-write left."""
+    removed = []
+    for directory in dict.fromkeys(directories):
+        for path in glob.glob(os.path.join(glob.escape(directory), ".bulwark-*.tmp")):
+            _remove(path)
+            removed.append(path)
+    return removed
+
+
 def recover(journal: Journal) -> list[str]:
     """Roll back a swap that an earlier run left half done; the reload stays pending. Returns the paths."""
     state = journal.read()
@@ -408,6 +450,7 @@ def recover(journal: Journal) -> list[str]:
     saved = journal.saved()
     for item in reversed(saved):
         _restore(item)
+    remove_temp_files([os.path.dirname(item.path) for item in saved])
     journal.mark_pending()
     return [item.path for item in saved]
 
@@ -420,7 +463,7 @@ def apply(todo: Plan, test: Runner, test_command: Sequence[str], journal: Journa
     """
     for directory in todo.directories:
         os.makedirs(directory, mode=0o755, exist_ok=True)
-    saved = [_save(path) for path, *_ in todo.writes] + [_save(path) for path, _ in todo.links] + \
+    saved = [_save(write[0]) for write in todo.writes] + [_save(link[0]) for link in todo.links] + \
         [_save(path) for path in todo.removals]
     earlier = journal.read() if journal else None
     if journal:
@@ -460,8 +503,8 @@ class ServiceState:
 
 
 def service_state(run: Runner, service: str) -> ServiceState:
-    _, active, _ = run(["systemctl", "is-active", service])
-    _, enabled, _ = run(["systemctl", "is-enabled", service])
+    active = run(["systemctl", "is-active", service])[1]
+    enabled = run(["systemctl", "is-enabled", service])[1]
     return ServiceState(active.strip() in ("active", "reloading"), enabled.strip() == "enabled")
 
 
@@ -514,6 +557,8 @@ def main() -> None:
             "enabled": {"type": "bool"},
             "request_reload": {"type": "bool", "default": False},
             "state_dir": {"type": "path", "default": "/var/lib/bulwark/apply"},
+            "name": {"type": "str", "default": ""},
+            "lock_timeout": {"type": "int", "default": 300},
         },
         supports_check_mode=True,
     )
@@ -522,14 +567,22 @@ def main() -> None:
     def run(argv: Sequence[str]) -> tuple[int, str, str]:
         return module.run_command(list(argv), environ_update={"LC_ALL": "C"})
 
-    journal = Journal(p["state_dir"], p["service"]) if p["service"] else None
+    name = p["name"] or p["service"]
+    journal = Journal(p["state_dir"], name) if name else None
     result: dict[str, Any] = {"changed": False, "changed_paths": [], "reloaded": None,
                               "pending_from_earlier_run": False, "recovered": []}
     if p["test_command"] and shutil.which(p["test_command"][0]) is None and not os.path.isabs(p["test_command"][0]):
         module.fail_json(msg=f"test_command: {p['test_command'][0]} not found on the host", **result)
     try:
         if journal and not module.check_mode:
+            if not journal.lock(p["lock_timeout"]):
+                module.fail_json(msg=f"another config_apply for {name} still runs on the host (a run whose "
+                                     f"controller died?) after {p['lock_timeout']}s: {journal.lock_path}", **result)
+            journal.clean_left_overs()
             result["recovered"] = recover(journal)
+        elif journal and (journal.read() or {}).get("phase") == PHASE_WRITING:
+            # Check mode: a real run would first put these back (the diff below compares with the swapped files).
+            result["recovered"] = [item.path for item in journal.saved()]
         earlier = journal.read() if journal else None
         result["pending_from_earlier_run"] = bool(earlier)
         todo = plan(p["files"], p["links"], p["absent"], p["directories"], p["exclusive"])
@@ -540,8 +593,11 @@ def main() -> None:
         result["diff"] = todo.diff
     state = service_state(run, p["service"]) if p["service"] else None
     read_config = bool(todo.paths or earlier or p["request_reload"])
-    needs_sync = bool(state) and (read_config or not state.active
-                                  or (p["enabled"] is not None and p["enabled"] != state.enabled))
+    # Without a service, the reload command alone makes the daemon read the files (e.g. a zone reload).
+    command_only = bool(journal and not p["service"] and p["reload_command"])
+    needs_sync = (bool(state) and (read_config or not state.active
+                                   or (p["enabled"] is not None and p["enabled"] != state.enabled))) \
+        or (command_only and read_config)
     result["changed"] = bool(todo.paths) or needs_sync or bool(result["recovered"])
     if module.check_mode:
         module.exit_json(**result)
@@ -559,21 +615,29 @@ def main() -> None:
                              test_output=failed.output, restored=True, **{**result, "changed": False})
         except OSError as exc:
             module.fail_json(msg=f"config_apply: {exc}", **result)
-    if journal and state and needs_sync:
+    if journal and needs_sync:
         if p["request_reload"] and not journal.read():
             journal.mark_pending()
-        if p["test_command"] and not tested and (read_config or not state.active):
+        if p["test_command"] and not tested and (read_config or not (state and state.active)):
             rc, out, err = run(p["test_command"])
             if rc != 0:
                 module.fail_json(msg=f"{' '.join(p['test_command'])} rejects the configuration on disk, so "
-                                     f"{p['service']} was not reloaded; the reload stays pending:\n"
+                                     f"{name} was not reloaded; the reload stays pending:\n"
                                      f"{(out + err).strip()}", **result)
         try:
-            result["reloaded"] = sync_service(run, p["service"], state, p["reload_command"], p["restart"],
-                                              read_config, p["enabled"])
+            if state:
+                result["reloaded"] = sync_service(run, p["service"], state, p["reload_command"], p["restart"],
+                                                  read_config, p["enabled"])
+            else:
+                rc, out, err = run(p["reload_command"])
+                if rc != 0:
+                    raise RuntimeError(f"`{' '.join(p['reload_command'])}` failed (exit {rc}): {(err or out).strip()}")
+                result["reloaded"] = "reloaded"
         except RuntimeError as exc:
             module.fail_json(msg=f"{exc}; the reload stays pending for the next run", **result)
         journal.clear()
+    elif journal and not state and not command_only:
+        journal.clear()  # files only: nothing to reload, the journal only guarded the swap
     module.exit_json(**result)
 
 

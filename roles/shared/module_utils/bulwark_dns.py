@@ -1,5 +1,9 @@
 # -*- coding: utf-8 -*-
-"""DNS names as Bulwark accepts them: one implementation for every filter and module.
+"""DNS names, ports and TTLs as Bulwark accepts them: one implementation for every filter and module.
+
+Every check matches the whole value (``fullmatch``): ``'a\\n'`` is not the name ``a``, ``'443\\n'`` is not
+the port 443. Problems are returned as safe text (``bulwark_messages.describe``), never quoting a long
+value or anything that looks like key material.
 
 Standard library only: modules import this on the managed host, filters on the controller.
 """
@@ -7,8 +11,25 @@ Standard library only: modules import this on the managed host, filters on the c
 from __future__ import annotations
 
 import re
+import sys
+from pathlib import Path
+from typing import Any
+
+try:  # the collection bulwark.hardening
+    from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_messages import describe
+except ImportError:  # a role of the repository (module or filter), or vendored beside this file
+    try:
+        from ansible.module_utils.bulwark_messages import describe
+    except ImportError:
+        sys.path.append(str(Path(__file__).resolve().parent))
+        from bulwark_messages import describe  # type: ignore[no-redef]
 
 MAX_NAME_LENGTH = 253  # presentation length without the trailing dot
+MAX_TTL = 2**31 - 1  # RFC 2181 section 8
+MIN_PORT, MAX_PORT = 1, 65535
+# A decimal integer as Ansible passes it from extra vars or INI inventories; 20 digits hold every bound
+# used here, and a longer string is refused before int() (whose cost grows with the square of its length).
+_DECIMAL_RE = re.compile(r"[0-9]{1,20}")
 _LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
@@ -19,15 +40,17 @@ def label_problem(label: str) -> str | None:
     if len(label) > 63:
         return "a label is longer than 63 characters"
     if not _LABEL_RE.fullmatch(label):
-        return f"label {label!r} must be letters, digits and hyphens, not starting or ending with a hyphen"
+        return f"label {describe(label)} must be letters, digits and hyphens, not starting or ending with a hyphen"
     return None
 
 
-def name_problem(name: str, wildcard: bool = False) -> str | None:
+def name_problem(name: Any, wildcard: bool = False) -> str | None:
     """Why ``name`` (no trailing dot) is not a host name, or None.
 
     ``wildcard`` allows one leading ``*.`` label (certificate and TLS site names).
     """
+    if not isinstance(name, str):
+        return "it is not a string"
     if not name:
         return "it is empty"
     if len(name) > MAX_NAME_LENGTH:
@@ -44,6 +67,39 @@ def name_problem(name: str, wildcard: bool = False) -> str | None:
     return None
 
 
-def is_label(text: str) -> bool:
+def is_label(text: Any) -> bool:
     """Whether ``text`` is one host-name label (also the shape of RFC 8657 method names like dns-01)."""
-    return label_problem(text) is None
+    return isinstance(text, str) and label_problem(text) is None
+
+
+def to_int(value: Any) -> int | None:
+    """``value`` as an int if it is an int or a string of 1 to 20 decimal digits, else None.
+
+    Booleans, floats, signs and surrounding whitespace give None. Strings are accepted because Ansible
+    variables (``-e port=443``, INI inventories) are strings.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, str) and _DECIMAL_RE.fullmatch(value):
+        return int(value)
+    return None
+
+
+def int_in_range(value: Any, low: int, high: int) -> int | None:
+    """``to_int(value)`` when it lies from ``low`` to ``high``, else None."""
+    number = to_int(value)
+    if number is None or not low <= number <= high:
+        return None
+    return number
+
+
+def port(value: Any) -> int | None:
+    """A TCP/UDP port (1 to 65535) from an int or decimal string, else None."""
+    return int_in_range(value, MIN_PORT, MAX_PORT)
+
+
+def ttl(value: Any) -> int | None:
+    """A DNS TTL (0 to 2147483647, RFC 2181) from an int or decimal string, else None."""
+    return int_in_range(value, 0, MAX_TTL)

@@ -6,27 +6,42 @@ Filters:
 * ``tls_site_model`` - checks ``tls_sites`` against the profile and the host's certificates and returns
   the effective profile, the normalised sites, the problems (which fail the play) and notes (printed).
 * ``tls_pem_bundle`` - one PEM bundle from several PEM texts, each certificate once.
+* ``tls_server_config`` - everything the server roles hand to config_apply (files, links, removals, owned
+  globs, directories), the published fact included, from the model and the server's layout.
+* ``tls_published_fact`` - the local fact ``bulwark_tls`` that says what the host serves (the contract other
+  roles read, e.g. dns_records).
 
-Pure Python (standard library and ansible only), so the rules are unit-tested without a host:
-tests/unit/test_tls_site_model.py.
+Pure Python (standard library, ansible and the ``shared`` role's module_utils), so the rules are
+unit-tested without a host: tests/unit/test_tls_common_filters.py.
+
+A value of the wrong type (a string where a list belongs, a list where a site belongs...) raises
+AnsibleFilterError naming the argument; a value of the right type that cannot be served becomes one of
+the model's ``problems``. Neither quotes a long value or anything that looks like key material
+(``bulwark_messages.describe``).
 """
 
 from __future__ import annotations
 
+import json
+import posixpath
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 
 try:  # the collection bulwark.hardening
-    from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_dns, bulwark_pem
+    from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_dns, bulwark_messages, bulwark_pem
 except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
     sys.path.append(str(Path(__file__).resolve().parents[2] / "shared" / "module_utils"))
     import bulwark_dns  # type: ignore[no-redef]
+    import bulwark_messages  # type: ignore[no-redef]
     import bulwark_pem  # type: ignore[no-redef]
+
+describe = bulwark_messages.describe
 
 # Defaults of one tls_sites entry; meta/argument_specs.yml states the same (a unit test compares them).
 SITE_DEFAULTS: dict[str, Any] = {"aliases": [], "ocsp_stapling": "auto", "breach": "referer"}
@@ -35,17 +50,79 @@ OVERRIDE_KEYS = ("tls_versions", "ciphers", "ciphersuites", "groups")
 # hstspreload.org: the header must carry max-age of at least one year, includeSubDomains and preload.
 PRELOAD_MIN_AGE = 31536000
 
+# The longest HSTS max-age accepted: 2^31-1 seconds (68 years), far past what browsers keep.
+MAX_HSTS_AGE = 2**31 - 1
+STAPLING_MODES = ("auto", "on", "off")
+BREACH_MODES = ("referer", "no_compression", "off")
+
 # Paths and URLs end up inside server configuration: no whitespace, quotes, braces, ';' or '$'.
-_PATH_RE = re.compile(r"^/[^\s;{}'\"\\$#]*$")
-_UPSTREAM_RE = re.compile(r"^https?://(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?(?:/[^\s;{}'\"\\$#]*)?$")
-_OPENSSL_TOKEN_RE = re.compile(r"^[A-Za-z0-9_+!@=.-]+$")
+# Always used with fullmatch: a trailing newline is not "the end" of a value.
+_PATH_RE = re.compile(r"/[^\s;{}'\"\\$#]{0,4095}")
+_UPSTREAM_RE = re.compile(r"https?://(?:\[[0-9a-fA-F:.]{2,45}\]|[A-Za-z0-9.-]{1,253})(?::\d{1,5})?(?:/[^\s;{}'\"\\$#]{0,4095})?")
+_OPENSSL_TOKEN_RE = re.compile(r"[A-Za-z0-9_+!@=.-]{1,128}")
+_PATH_RULE = "is not an absolute path without spaces, quotes, braces, ';', '#' or '$'"
+
+
+def _fail(message: str) -> AnsibleFilterError:
+    return AnsibleFilterError(f"tls_site_model: {message}")
+
+
+def _mapping(value: Any, arg: str, optional: bool = True) -> Mapping[str, Any]:
+    """``value`` if it is a dict (None: an empty one when ``optional``), else an error naming ``arg``."""
+    if value is None and optional:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _fail(f"{arg} must be a dict, got {describe(value)}")
+    return value
+
+
+def _list(value: Any, arg: str) -> list[Any]:
+    """``value`` if it is a list (None: an empty one), else an error naming ``arg``."""
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise _fail(f"{arg} must be a list, got {describe(value)}")
+    return list(value)
+
+
+def _strings(value: Any, arg: str) -> list[str]:
+    """``value`` if it is a list of strings (None: an empty one), else an error naming ``arg``."""
+    items = _list(value, arg)
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise _fail(f"{arg}[{index}] must be a string, got {describe(item)}")
+    return items
+
+
+def _optional_str(value: Any, arg: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise _fail(f"{arg} must be a string, got {describe(value)}")
+    return value
+
+
+def _flag(value: Any, arg: str) -> bool:
+    """A strict Ansible boolean: the string "false" is false, a list is an error."""
+    try:
+        return bool(boolean(value, strict=True))
+    except (TypeError, ValueError):
+        raise _fail(f"{arg} must be a boolean, got {describe(value)}") from None
+
+
+def is_config_path(value: Any) -> bool:
+    """Whether ``value`` is an absolute path that is safe to write into server configuration."""
+    return isinstance(value, str) and _PATH_RE.fullmatch(value) is not None
+
+
+def _token(value: Any) -> str:
+    """An OpenSSL name for a message: as it is when it is one, else described."""
+    return value if isinstance(value, str) and _OPENSSL_TOKEN_RE.fullmatch(value) else describe(value)
 
 
 def _version(text: str | None) -> tuple[int, ...]:
     """``"3.5.1"`` -> ``(3, 5, 1)``; an unknown version sorts before every real one."""
-    if not text:
+    if not isinstance(text, str) or not text:
         return ()
-    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+    return tuple(int(part) for part in re.findall(r"\d{1,9}", text)[:3])
 
 
 def effective_profile(
@@ -56,22 +133,45 @@ def effective_profile(
     openssl_version: str | None,
 ) -> tuple[dict[str, Any], list[str]]:
     """The profile ``name`` as the servers render it, and notes on what was left out or replaced."""
-    configurations = guidelines.get("configurations", {})
-    if name not in configurations:
-        raise AnsibleFilterError(f"tls_profile: unknown profile {name!r}; the data file has {sorted(configurations)}")
-    config = configurations[name]
+    guidelines = _mapping(guidelines, "guidelines", optional=False)
+    configurations = _mapping(guidelines.get("configurations"), "guidelines.configurations", optional=False)
+    if not isinstance(name, str) or name not in configurations:
+        raise AnsibleFilterError(f"tls_profile: unknown profile {describe(name)}; the data file has "
+                                 f"{sorted(str(key) for key in configurations)}")
+    try:
+        profile, notes = _profile_from_data(name, configurations[name], _mapping(generator, "generator", False),
+                                            openssl_version)
+        profile["version"] = guidelines.get("version")
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise _fail(f"guidelines/generator: the profile data of {name} is not in the Mozilla guidelines form "
+                    f"({type(exc).__name__})") from None
+    overrides = _mapping(overrides, "overrides")
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key not in OVERRIDE_KEYS:
+            raise AnsibleFilterError(f"tls_profile_overrides: unknown key {describe(key)}; use {', '.join(OVERRIDE_KEYS)}")
+        tokens = _strings(value, f"tls_profile_overrides.{key}")
+        notes.append(f"tls_profile_overrides.{key} replaces the profile's {key}: {':'.join(map(_token, tokens))}")
+        profile[key] = tokens
+    return profile, notes
+
+
+def _profile_from_data(name: str, config: Any, generator: Mapping[str, Any],
+                       openssl_version: str | None) -> tuple[dict[str, Any], list[str]]:
+    """The profile ``name`` from its guidelines entry ``config``; KeyError/TypeError when malformed."""
     notes: list[str] = []
+    shown_version = openssl_version if isinstance(openssl_version, str) else None
     groups = []
     for group in config["tls_curves"]:
         minimum = generator.get("group_min_openssl", {}).get(group)
         if minimum and _version(openssl_version) < _version(minimum):
-            notes.append(f"group {group} left out: the host's OpenSSL {openssl_version or '(unknown)'} "
+            notes.append(f"group {group} left out: the host's OpenSSL {describe(shown_version) if shown_version else '(unknown)'} "
                          f"is older than {minimum}")
             continue
         groups.append(group)
     profile: dict[str, Any] = {
         "name": name,
-        "version": guidelines.get("version"),
         "tls_versions": list(config["tls_versions"]),
         "ciphers": list(config["ciphers"]["openssl"]),
         "ciphersuites": list(config["ciphersuites"]),
@@ -82,13 +182,6 @@ def effective_profile(
         "session_timeout": int(generator["session_timeout"]),
         "session_tickets_off_before_nginx": str(generator["session_tickets_off_before_nginx"]),
     }
-    for key, value in (overrides or {}).items():
-        if value is None:
-            continue
-        if key not in OVERRIDE_KEYS:
-            raise AnsibleFilterError(f"tls_profile_overrides: unknown key {key!r}; use {', '.join(OVERRIDE_KEYS)}")
-        notes.append(f"tls_profile_overrides.{key} replaces the profile's {key}: {':'.join(value)}")
-        profile[key] = list(value)
     return profile, notes
 
 
@@ -96,8 +189,8 @@ def _profile_problems(profile: Mapping[str, Any]) -> list[str]:
     problems = []
     for key in OVERRIDE_KEYS:
         for token in profile[key]:
-            if not isinstance(token, str) or not _OPENSSL_TOKEN_RE.match(token):
-                problems.append(f"tls_profile_overrides.{key}: {token!r} is not an OpenSSL name "
+            if not isinstance(token, str) or not _OPENSSL_TOKEN_RE.fullmatch(token):
+                problems.append(f"tls_profile_overrides.{key}: {describe(token)} is not an OpenSSL name "
                                 "(letters, digits and _+!@=.- only)")
     if not profile["tls_versions"]:
         problems.append("tls_profile_overrides.tls_versions: at least one TLS version is needed")
@@ -108,14 +201,14 @@ def name_matches(name: str, pattern: str) -> bool:
     """Whether certificate name ``pattern`` (possibly ``*.example.org``) covers host ``name``."""
     name, pattern = name.lower().rstrip("."), pattern.lower().rstrip(".")
     if pattern.startswith("*."):
-        head, _, rest = name.partition(".")
+        head, _dot, rest = name.partition(".")
         return bool(head) and head != "*" and rest == pattern[2:] or name == pattern
     return name == pattern
 
 
 def hsts_header(hsts: Mapping[str, Any]) -> str:
     """The Strict-Transport-Security value for an hsts setting."""
-    parts = [f"max-age={int(hsts['max_age'])}"]
+    parts = [f"max-age={bulwark_messages.format_int(int(hsts['max_age']))}"]
     if hsts["include_subdomains"]:
         parts.append("includeSubDomains")
     if hsts["preload"]:
@@ -127,12 +220,25 @@ def _file_id(name: str) -> str:
     return name.replace("*", "_wildcard")
 
 
+def _site_name(value: Any) -> str:
+    """A site name for a message: as it is when it is a DNS name, else described."""
+    if isinstance(value, str) and not bulwark_dns.name_problem(value.lower(), wildcard=True):
+        return value
+    return "?" if value is None else describe(value)
+
+
+def _path_text(value: Any) -> str:
+    """A path for a message: as it is when it is a valid configuration path, else described."""
+    return str(value) if is_config_path(value) else describe(value)
+
+
 class _SiteChecker:
     """Normalises one tls_sites entry and collects its problems and notes."""
 
     def __init__(self, index: int, site: Mapping[str, Any], profile: Mapping[str, Any],
                  inspected: Mapping[tuple[str, str, str], Mapping[str, Any]] | None, bundle_dir: str) -> None:
-        self.label = f"tls_sites[{index}] ({site.get('name', '?')})"
+        self.arg = f"tls_sites[{index}]"
+        self.label = f"{self.arg} ({_site_name(site.get('name'))})"
         self.site = site
         self.profile = profile
         self.inspected = inspected
@@ -149,19 +255,19 @@ class _SiteChecker:
         certificates = self._certificates(site, names)
         hsts = self._hsts(site)
         model: dict[str, Any] = {
-            "name": names[0] if names else str(site.get("name")),
+            "name": names[0] if names else _site_name(site.get("name")),
             "id": _file_id(names[0]) if names else "",
             "aliases": names[1:],
             "server_names": names,
             "certificates": certificates,
             "hsts": hsts,
             "hsts_header": hsts_header(hsts),
-            "breach": site["breach"],
-            "root": site.get("root"),
-            "upstream": site.get("upstream"),
+            "breach": self._choice(site, "breach", BREACH_MODES),
+            "root": _optional_str(site.get("root"), f"{self.arg}.root"),
+            "upstream": _optional_str(site.get("upstream"), f"{self.arg}.upstream"),
         }
         self._content(model)
-        model["ocsp_stapling"] = self._stapling(site["ocsp_stapling"], certificates)
+        model["ocsp_stapling"] = self._stapling(self._choice(site, "ocsp_stapling", STAPLING_MODES), certificates)
         # The servers verify stapled responses against one CA file: the chain, or a bundle of the chains
         # when the site's certificates come from different CAs (RSA and ECDSA intermediates differ).
         chains = list(dict.fromkeys(str(c["chain"]) for c in certificates))
@@ -171,48 +277,69 @@ class _SiteChecker:
             model["trusted_chain"] = chains[0] if len(chains) == 1 else f"{self.bundle_dir}/{model['id']}.chains.pem"
         return model
 
+    def _choice(self, site: Mapping[str, Any], key: str, choices: Sequence[str]) -> str:
+        value = site[key]
+        if not isinstance(value, str) or value not in choices:
+            self.problem(f"{key}: {describe(value)} is not one of {', '.join(choices)}")
+            return choices[-1]  # "off": never more than asked for
+        return value
+
     def _names(self, site: Mapping[str, Any]) -> list[str]:
-        names = [str(site.get("name", ""))] + [str(alias) for alias in site["aliases"]]
-        for name in names:
-            if bulwark_dns.name_problem(name.lower(), wildcard=True):
-                self.problem(f"{name!r} is not a DNS name (name and aliases: letters, digits, '-', '.'; "
+        name = site.get("name")
+        if name is None:
+            self.problem("name is required")
+            name = ""
+        elif not isinstance(name, str):
+            raise _fail(f"{self.arg}.name must be a string, got {describe(name)}")
+        names = [name, *_strings(site["aliases"], f"{self.arg}.aliases")]
+        for item in names:
+            if bulwark_dns.name_problem(item.lower(), wildcard=True):
+                self.problem(f"{describe(item)} is not a DNS name (name and aliases: letters, digits, '-', '.'; "
                              "a leading '*.' for a wildcard)")
-        lowered = [name.lower() for name in names]
-        for name in sorted({n for n in lowered if lowered.count(n) > 1}):
-            self.problem(f"name {name} is listed twice (name and aliases)")
+        lowered = [item.lower() for item in names]
+        for item in sorted({n for n in lowered if lowered.count(n) > 1}):
+            self.problem(f"name {_site_name(item)} is listed twice (name and aliases)")
         return list(dict.fromkeys(lowered))
 
     def _certificates(self, site: Mapping[str, Any], names: Sequence[str]) -> list[dict[str, Any]]:
-        entries = site.get("certificates") or []
+        entries = _list(site.get("certificates"), f"{self.arg}.certificates")
         if not entries:
             self.problem("certificates: at least one {cert, key, chain} entry is needed")
         result = []
         seen_types: dict[str, str] = {}
-        for number, entry in enumerate(entries):
+        for number, raw_entry in enumerate(entries):
             where = f"certificates[{number}]"
+            entry = _mapping(raw_entry, f"{self.arg}.{where}", optional=False)
             for field in ("cert", "key", "chain"):
                 value = entry.get(field)
-                if not isinstance(value, str) or not _PATH_RE.match(value):
-                    self.problem(f"{where}.{field}: {value!r} is not an absolute path without spaces, quotes, "
-                                 "braces, ';', '#' or '$'")
-            info = (self.inspected or {}).get((entry.get("cert"), entry.get("key"), entry.get("chain")), {})
+                if not is_config_path(value):
+                    self.problem(f"{where}.{field}: {describe(value)} {_PATH_RULE}")
+            ident = (entry.get("cert"), entry.get("key"), entry.get("chain"))
+            info: Mapping[str, Any] = {}
+            if self.inspected is not None and all(isinstance(part, str) for part in ident):
+                info = self.inspected.get(ident, {})  # type: ignore[arg-type]
             for error in info.get("errors", []):
                 self.problem(f"{where}: {error}")
             key_type = info.get("key_type", "unknown")
+            cert_text = _path_text(entry.get("cert"))
             if key_type in seen_types:
-                self.problem(f"{where}: a second {key_type} certificate ({entry.get('cert')}, after "
+                self.problem(f"{where}: a second {key_type} certificate ({cert_text}, after "
                              f"{seen_types[key_type]}); a server offers one certificate per key type")
             elif key_type != "unknown":
-                seen_types[key_type] = str(entry.get("cert"))
+                seen_types[key_type] = cert_text
             cert_names = info.get("names") or []
             if info and not info.get("errors"):
                 for name in names:
                     if not any(name_matches(name, pattern) for pattern in cert_names):
-                        self.problem(f"{where}.cert {entry.get('cert')} does not cover {name} "
+                        self.problem(f"{where}.cert {cert_text} does not cover {name} "
                                      f"(its names: {', '.join(cert_names) or 'none'})")
+            next_key = entry.get("next_key")
+            if next_key is not None and not is_config_path(next_key):
+                self.problem(f"{where}.next_key: {describe(next_key)} {_PATH_RULE}")
             result.append({
                 "cert": entry.get("cert"), "key": entry.get("key"), "chain": entry.get("chain"),
-                "key_type": key_type, "ocsp_uri": info.get("ocsp_uri"), "not_after": info.get("not_after"),
+                "next_key": next_key, "key_type": key_type, "ocsp_uri": info.get("ocsp_uri"),
+                "not_after": info.get("not_after"),
             })
         if self.inspected is not None and "ecdsa" not in seen_types \
                 and "rsa" not in self.profile["certificate_types"] and result:
@@ -221,14 +348,25 @@ class _SiteChecker:
         return result
 
     def _hsts(self, site: Mapping[str, Any]) -> dict[str, Any]:
-        given = {k: v for k, v in (site.get("hsts") or {}).items() if v is not None}
+        arg = f"{self.arg}.hsts"
+        given = {k: v for k, v in _mapping(site.get("hsts"), arg).items() if v is not None}
         hsts = {"max_age": self.profile["hsts_min_age"], **HSTS_DEFAULTS, **given}
-        if int(hsts["max_age"]) < 0:
-            self.problem(f"hsts.max_age: {hsts['max_age']} is negative")
+        max_age = bulwark_dns.to_int(hsts["max_age"])
+        if max_age is None:
+            raise _fail(f"{arg}.max_age must be an integer (seconds), got {describe(hsts['max_age'])}")
+        hsts["max_age"] = max_age
+        for flag in ("include_subdomains", "preload"):
+            hsts[flag] = _flag(hsts[flag], f"{arg}.{flag}")
+        if max_age < 0:
+            self.problem(f"hsts.max_age: {bulwark_messages.format_int(max_age)} is negative")
+            hsts["max_age"] = 0
+        elif max_age > MAX_HSTS_AGE:
+            self.problem(f"hsts.max_age: {bulwark_messages.format_int(max_age)} is more than {MAX_HSTS_AGE}")
+            hsts["max_age"] = MAX_HSTS_AGE
         if hsts["preload"]:
             missing = []
-            if int(hsts["max_age"]) < PRELOAD_MIN_AGE:
-                missing.append(f"hsts.max_age >= {PRELOAD_MIN_AGE} (is {hsts['max_age']})")
+            if max_age < PRELOAD_MIN_AGE:
+                missing.append(f"hsts.max_age >= {PRELOAD_MIN_AGE} (is {bulwark_messages.format_int(max_age)})")
             if not hsts["include_subdomains"]:
                 missing.append("hsts.include_subdomains: true")
             if missing:
@@ -240,15 +378,15 @@ class _SiteChecker:
         root, upstream = model["root"], model["upstream"]
         if (root is None) == (upstream is None):
             self.problem("give exactly one of root (a document root) or upstream (a URL to proxy to)")
-        if root is not None and not _PATH_RE.match(str(root)):
-            self.problem(f"root: {root!r} is not an absolute path without spaces, quotes, braces, ';', '#' or '$'")
-        if upstream is not None and not _UPSTREAM_RE.match(str(upstream)):
-            self.problem(f"upstream: {upstream!r} is not an http:// or https:// URL (host or [IPv6], optional "
-                         "port and path)")
+        if root is not None and not is_config_path(root):
+            self.problem(f"root: {describe(root)} {_PATH_RULE}")
+        if upstream is not None and not _UPSTREAM_RE.fullmatch(upstream):
+            self.problem(f"upstream: {describe(upstream)} is not an http:// or https:// URL (host or [IPv6], "
+                         "optional port and path)")
 
     def _stapling(self, mode: str, certificates: Sequence[Mapping[str, Any]]) -> bool:
         with_uri = [c for c in certificates if c["ocsp_uri"]]
-        without = [str(c["cert"]) for c in certificates if not c["ocsp_uri"]]
+        without = [_path_text(c["cert"]) for c in certificates if not c["ocsp_uri"]]
         if mode == "off":
             self.notes.append(f"{self.label}: OCSP stapling off (ocsp_stapling: off)")
             return False
@@ -266,6 +404,18 @@ class _SiteChecker:
             text += f"; not stapled (no responder): {', '.join(without)}"
         self.notes.append(text)
         return True
+
+
+def _inspected_certificates(inspection: Any) -> dict[tuple[str, str, str], Mapping[str, Any]]:
+    """tls_inspect's certificate entries by (cert, key, chain); an error naming ``inspection`` if malformed."""
+    result = {}
+    for index, raw in enumerate(_list(inspection.get("certificates"), "inspection.certificates")):
+        entry = _mapping(raw, f"inspection.certificates[{index}]", optional=False)
+        ident = (entry.get("cert"), entry.get("key"), entry.get("chain"))
+        if not all(isinstance(part, str) for part in ident):
+            raise _fail(f"inspection.certificates[{index}] must have cert, key and chain paths (tls_inspect's result)")
+        result[ident] = entry
+    return result
 
 
 def tls_site_model(
@@ -288,16 +438,22 @@ def tls_site_model(
     """
     if guidelines is None or generator is None:
         raise AnsibleFilterError("tls_site_model: guidelines and generator are required")
+    site_list = _list(sites, "tls_sites")
+    if inspection is not None:
+        inspection = _mapping(inspection, "inspection", optional=False)
+    if not is_config_path(bundle_dir):
+        raise _fail(f"bundle_dir {describe(bundle_dir)} {_PATH_RULE}")
+    acme_root = _optional_str(acme_root, "acme_root")
     openssl_version = (inspection or {}).get("openssl_version")
     effective, notes = effective_profile(profile, guidelines, generator, overrides, openssl_version)
     problems = _profile_problems(effective)
-    problems.extend(f"tls_profile_overrides.{error}" for error in (inspection or {}).get("cipher_errors", []))
-    inspected = None
-    if inspection is not None:
-        inspected = {(c["cert"], c["key"], c["chain"]): c for c in inspection.get("certificates", [])}
+    cipher_errors = _strings((inspection or {}).get("cipher_errors"), "inspection.cipher_errors")
+    problems.extend(f"tls_profile_overrides.{error}" for error in cipher_errors)
+    inspected = None if inspection is None else _inspected_certificates(inspection)
     model_sites = []
-    for index, site in enumerate(sites or []):
-        checker = _SiteChecker(index, site, effective, inspected, bundle_dir)
+    for index, site in enumerate(site_list):
+        checker = _SiteChecker(index, _mapping(site, f"tls_sites[{index}]", optional=False), effective, inspected,
+                               bundle_dir)
         model_sites.append(checker.run())
         problems.extend(checker.problems)
         notes.extend(checker.notes)
@@ -305,35 +461,145 @@ def tls_site_model(
     for site in model_sites:
         for name in site["server_names"]:
             if name in owners:
-                problems.append(f"tls_sites: {name} belongs to two sites ({owners[name]} and {site['name']})")
+                problems.append(f"tls_sites: {_site_name(name)} belongs to two sites ({owners[name]} and "
+                                f"{site['name']})")
             owners.setdefault(name, site["name"])
-    if acme_root is not None and not _PATH_RE.match(str(acme_root)):
-        problems.append(f"tls_acme_root: {acme_root!r} is not an absolute path without spaces, quotes, braces, "
-                        "';', '#' or '$'")
-    chain_texts = {}
-    if inspection is not None:
-        chain_texts = {str(c["chain"]): str(c.get("chain_pem", "")) for c in inspection.get("certificates", [])}
+    if acme_root is not None and not is_config_path(acme_root):
+        problems.append(f"tls_acme_root: {describe(acme_root)} {_PATH_RULE}")
+    chain_texts = {chain: str(entry.get("chain_pem") or "") for (_c, _k, chain), entry in (inspected or {}).items()}
     bundles = []
     for site in model_sites:
         if site["trusted_chain"] and len(site["chains"]) > 1:
             texts = [chain_texts.get(chain, "") for chain in site["chains"]]
-            content = tls_pem_bundle(texts) if any(bulwark_pem.certificate_blocks(t) for t in texts) else ""
+            try:
+                content = tls_pem_bundle(texts)
+            except AnsibleFilterError as exc:
+                content = ""
+                if "no PEM certificate" not in str(exc):
+                    problems.append(f"tls_sites ({site['name']}): the chains cannot be bundled: {exc}")
             bundles.append({"path": site["trusted_chain"], "content": content})
     return {"profile": effective, "sites": model_sites, "bundles": bundles, "acme_root": acme_root,
             "problems": problems, "notes": notes}
 
 
-def tls_pem_bundle(texts: Iterable[str]) -> str:
-    """The certificates of ``texts`` (PEM), each once, in first-seen order, newline-terminated."""
+def tls_pem_bundle(texts: Any) -> str:
+    """The certificates of ``texts`` (PEM), each once, in first-seen order, newline-terminated.
+
+    ``texts`` is a list of PEM texts, or one PEM text. Each certificate is re-encoded from its DER
+    (RFC 7468, 64-character lines), so the same certificate is written once whatever its line breaks.
+    Only CERTIFICATE blocks are taken: a key in the input never reaches the bundle. A text over 1 MiB,
+    an unclosed CERTIFICATE block or one whose body is not base64 DER is refused, naming the text.
+    """
+    if isinstance(texts, (str, bytes, bytearray)):
+        texts = [texts]
+    if not isinstance(texts, (list, tuple)):
+        raise AnsibleFilterError(f"tls_pem_bundle: texts must be a list of PEM texts (or one), got {describe(texts)}")
     blocks: list[str] = []
-    for text in texts:
-        for block in bulwark_pem.certificate_blocks(str(text)):
-            normalised = "\n".join(line.strip() for line in block.strip().splitlines())
-            if normalised not in blocks:
-                blocks.append(normalised)
+    for index, text in enumerate(texts):
+        try:
+            if isinstance(text, (bytes, bytearray)):
+                bulwark_pem.check_size(text)
+                text = bytes(text).decode("ascii", "replace")
+            if not isinstance(text, str):
+                raise AnsibleFilterError(f"tls_pem_bundle: texts[{index}] must be a PEM string, got {describe(text)}")
+            found = bulwark_pem.certificate_blocks(text)
+        except bulwark_pem.PemError as exc:
+            raise AnsibleFilterError(f"tls_pem_bundle: texts[{index}]: {exc}") from None
+        blocks.extend(block for block in found if block not in blocks)
     if not blocks:
-        raise AnsibleFilterError("tls_pem_bundle: no PEM certificate in the input")
+        raise AnsibleFilterError("tls_pem_bundle: texts hold no PEM certificate (no CERTIFICATE block)")
     return "\n".join(blocks) + "\n"
+
+
+# The local fact the server roles publish (/etc/ansible/facts.d/bulwark_tls.fact, ansible_local.bulwark_tls).
+# Bump FACT_SCHEMA on an incompatible change; readers check it (roles/shared/library/tls_public_keys.py).
+FACT_SCHEMA = 1
+FACT_FILE = "/etc/ansible/facts.d/bulwark_tls.fact"
+
+
+def tls_published_fact(model: Mapping[str, Any], server: str, https_port: int = 443,
+                       http_port: int = 80) -> dict[str, Any]:
+    """What the host serves, for other roles: ``{schema, server, acme_root, sites}``.
+
+    Each site: ``name``, ``names`` (name and aliases), ``port`` and ``proto`` (the TLS service), ``http_port``
+    (the redirect and ACME http-01) and ``certificates`` with the ``cert``, ``key``, ``chain`` and ``next_key``
+    paths and the ``key_type``. Only stable data: a certificate renewal does not change the fact.
+    """
+    if not isinstance(model, Mapping) or not isinstance(model.get("sites"), list):
+        raise AnsibleFilterError("tls_published_fact: the input must be the site model (tls_site_model's result)")
+    sites = []
+    for site in model["sites"]:
+        sites.append({
+            "name": site["name"],
+            "names": list(site["server_names"]),
+            "port": int(https_port),
+            "proto": "tcp",
+            "http_port": int(http_port),
+            "certificates": [{"cert": c["cert"], "key": c["key"], "chain": c["chain"], "next_key": c.get("next_key"),
+                              "key_type": c["key_type"]} for c in site["certificates"]],
+        })
+    return {"schema": FACT_SCHEMA, "server": str(server), "acme_root": model.get("acme_root"), "sites": sites}
+
+
+def _site_path(pattern: str, argument: str, site_id: str) -> str:
+    if not isinstance(pattern, str) or pattern.count("{id}") != 1 or not is_config_path(pattern.replace("{id}", "x")):
+        raise AnsibleFilterError(f"tls_server_config: {argument} must be an absolute path with one '{{id}}' in it, "
+                                 f"got {describe(pattern)}")
+    return pattern.replace("{id}", site_id)
+
+
+def tls_server_config(
+    model: Mapping[str, Any],
+    site_contents: Sequence[str] | None,
+    site_file: str,
+    site_link: str = "",
+    files: Sequence[Mapping[str, Any]] = (),
+    links: Sequence[Mapping[str, str]] = (),
+    absent: Sequence[str] = (),
+    directories: Sequence[str] = (),
+    fact_file: str = FACT_FILE,
+    server: str = "",
+) -> dict[str, list[Any]]:
+    """The arguments of the one config_apply call of nginx_tls and apache_tls.
+
+    ``site_contents`` are the rendered site files, in the order of ``model.sites`` (None: the layout only,
+    without the sites' files, for the arguments that need no rendering); ``site_file`` is where each goes
+    (``{id}`` is replaced by the site's id) and ``site_link``, when not empty, where a link to it goes (as
+    a2ensite makes it: relative). ``files``, ``links``, ``absent`` and ``directories`` are the server's own.
+    Added here for both servers: the sites' files and links, the CA bundles, the ACME challenge directory and
+    the published fact; ``exclusive`` globs make sites dropped from tls_sites lose their file and link.
+    """
+    if not isinstance(model, Mapping) or not isinstance(model.get("sites"), list):
+        raise AnsibleFilterError("tls_server_config: the input must be the site model (tls_site_model's result)")
+    sites = model["sites"]
+    if site_contents is not None and (not isinstance(site_contents, Sequence) or isinstance(site_contents, str)
+                                      or len(site_contents) != len(sites)):
+        raise AnsibleFilterError(f"tls_server_config: site_contents must list one rendered file per site "
+                                 f"({len(sites)}), got {type(site_contents).__name__}")
+    result_files = [dict(entry) for entry in files]
+    result_links = [dict(entry) for entry in links]
+    exclusive = [_site_path(site_file, "site_file", "*")]
+    if site_link:
+        exclusive.append(_site_path(site_link, "site_link", "*"))
+    for number, site in enumerate(sites):
+        path = _site_path(site_file, "site_file", site["id"])
+        if site_contents is not None:
+            result_files.append({"path": path, "content": str(site_contents[number])})
+        if site_link:
+            link = _site_path(site_link, "site_link", site["id"])
+            result_links.append({"path": link, "src": posixpath.relpath(path, posixpath.dirname(link))})
+    bundles = list(model.get("bundles") or [])
+    result_files.extend(dict(bundle) for bundle in bundles)
+    fact = tls_published_fact(model, server)
+    result_files.append({"path": fact_file, "content": json.dumps(fact, indent=2, sort_keys=True) + "\n",
+                         "mode": "0644"})
+    result_directories = list(directories)
+    if model.get("acme_root"):
+        result_directories.append(f"{model['acme_root']}/.well-known/acme-challenge")
+    result_directories.extend(posixpath.dirname(bundle["path"]) for bundle in bundles)
+    result_directories.append(posixpath.dirname(fact_file))
+    return {"files": result_files, "links": result_links, "absent": list(absent), "exclusive": exclusive,
+            "directories": list(dict.fromkeys(result_directories))}
 
 
 class FilterModule:
@@ -343,4 +609,6 @@ class FilterModule:
         return {
             "tls_site_model": tls_site_model,
             "tls_pem_bundle": tls_pem_bundle,
+            "tls_server_config": tls_server_config,
+            "tls_published_fact": tls_published_fact,
         }

@@ -4,22 +4,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import datetime
-import os
-import re
-import stat
-from collections.abc import Callable, Sequence
-from typing import Any
-
-from ansible.module_utils.basic import AnsibleModule
-
-try:  # the collection bulwark.hardening
-    from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_pem import certificate_blocks
-except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
-    from ansible.module_utils.bulwark_pem import certificate_blocks
-
 DOCUMENTATION = r"""
 ---
 module: tls_inspect
@@ -30,7 +14,7 @@ description:
   - Also runs the few read-only commands a server role needs (O(probes), e.g. C(nginx -v),
     C(systemctl is-active nginx)) and says which required commands are missing, so that a re-run of a
     server role needs one call to look at the host instead of one per question.
-  - Never changes anything, never returns key material: a key is only used to derive its public key,
+  - Never changes anything and never returns key material; a key is only used to derive its public key,
     which is compared with the certificate's.
   - Also reports the host's OpenSSL library version, so the caller can leave out what it does not support
     (for example the X25519MLKEM768 group before OpenSSL 3.5).
@@ -68,8 +52,8 @@ options:
     default: []
   probes:
     description:
-      - Read-only commands to run, by name, e.g. C({version: [nginx, -v]}). A command whose program is not
-        installed is not run (its C(rc) is null).
+      - Read-only commands to run, by name, e.g. name C(version) with the command C([nginx, -v]). A command
+        whose program is not installed is not run (its C(rc) is null).
     type: dict
     default: {}
   require:
@@ -81,7 +65,7 @@ options:
     description: The openssl command to use. When it is missing, certificates are not inspected.
     type: str
     default: openssl
-author: Bulwark maintainers
+author: Bulwark maintainers (@bulwark)
 notes:
   - Supports check mode; it only reads.
 """
@@ -126,13 +110,31 @@ certificates:
     key: {description: The key path given., type: str}
     chain: {description: The chain path given., type: str}
     errors: {description: What is wrong; empty when the entry is usable., type: list, elements: str}
-    key_type: {description: V(rsa), V(ecdsa), V(ed25519) or V(unknown)., type: str}
+    key_type: {description: "V(rsa), V(ecdsa), V(ed25519) or V(unknown).", type: str}
     names: {description: DNS names of the subjectAltName extension., type: list, elements: str}
-    not_after: {description: Expiry as ISO 8601 UTC, or null when unreadable., type: str}
+    not_after: {description: "Expiry as ISO 8601 UTC, or null when unreadable.", type: str}
     expired: {description: Whether the certificate has expired., type: bool}
-    ocsp_uri: {description: OCSP responder URL of the AIA extension, or null., type: str}
+    ocsp_uri: {description: "OCSP responder URL of the AIA extension, or null.", type: str}
     chain_pem: {description: The CERTIFICATE blocks of the chain file (public); empty when unreadable., type: str}
 """
+
+import base64
+import binascii
+import datetime
+import os
+import re
+import stat
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+try:  # the collection bulwark.hardening
+    from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_pem import (
+        MAX_PEM_CHARS, PemError, certificate_blocks)
+except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
+    from ansible.module_utils.bulwark_pem import MAX_PEM_CHARS, PemError, certificate_blocks
+
 
 Runner = Callable[[Sequence[str], "str | None"], "tuple[int, str, str]"]
 
@@ -217,7 +219,7 @@ def inspect_entry(entry: dict[str, str], run: Runner, openssl: str = "openssl") 
     if not missing["cert"]:
         # One openssl call for key, expiry and responder; each part is recognised by its shape, not by its
         # position. The names need a call of their own: with -ext, OpenSSL 3.0 prints no -ocsp_uri.
-        rc, out, _ = run([openssl, "x509", "-in", cert, "-noout", "-pubkey", "-enddate", "-ocsp_uri"], None)
+        rc, out, _err = run([openssl, "x509", "-in", cert, "-noout", "-pubkey", "-enddate", "-ocsp_uri"], None)
         public = _PUBLIC_KEY_RE.search(out) if rc == 0 else None
         if public is None:
             errors.append(f"cert {cert} is not a PEM certificate")
@@ -234,7 +236,7 @@ def inspect_entry(entry: dict[str, str], run: Runner, openssl: str = "openssl") 
                     errors.append(f"cert {cert} expired on {not_after:%Y-%m-%d %H:%M} UTC")
             uris = [line.strip() for line in rest.splitlines() if _URI_LINE_RE.match(line)]
             result["ocsp_uri"] = uris[0] if uris else None
-            rc, out, _ = run([openssl, "x509", "-in", cert, "-noout", "-ext", "subjectAltName"], None)
+            rc, out, _err = run([openssl, "x509", "-in", cert, "-noout", "-ext", "subjectAltName"], None)
             result["names"] = parse_san_names(out) if rc == 0 else []
 
     if not missing["key"]:
@@ -242,7 +244,7 @@ def inspect_entry(entry: dict[str, str], run: Runner, openssl: str = "openssl") 
         if mode & stat.S_IROTH:
             errors.append(f"key {key} is readable by every user (mode {mode:04o}); make it 0600")
         # -passin with an empty password: an encrypted key fails instead of prompting.
-        rc, out, _ = run([openssl, "pkey", "-in", key, "-pubout", "-passin", "pass:"], None)
+        rc, out, _err = run([openssl, "pkey", "-in", key, "-pubout", "-passin", "pass:"], None)
         if rc != 0 or "BEGIN PUBLIC KEY" not in out:
             errors.append(f"key {key} is not an unencrypted PEM private key")
         elif cert_public is not None and out.strip() != cert_public:
@@ -251,7 +253,11 @@ def inspect_entry(entry: dict[str, str], run: Runner, openssl: str = "openssl") 
     if not missing["chain"]:
         # Only the CERTIFICATE blocks: a key given as chain by mistake must not end up in the result.
         with open(chain, encoding="ascii", errors="replace") as handle:
-            result["chain_pem"] = "".join(block + "\n" for block in certificate_blocks(handle.read()))
+            text = handle.read(MAX_PEM_CHARS + 1)  # one more: a longer file is refused, not cut
+        try:
+            result["chain_pem"] = "".join(block + "\n" for block in certificate_blocks(text))
+        except PemError as exc:
+            errors.append(f"chain {chain}: {exc}")
     if cert_public is not None and not missing["chain"]:
         # -partial_chain: an intermediate in the chain file is enough as anchor; expiry is reported above.
         rc, out, err = run([openssl, "verify", "-partial_chain", "-no_check_time", "-CAfile", chain, cert], None)
@@ -267,12 +273,12 @@ def check_ciphers(ciphers: Sequence[str], ciphersuites: Sequence[str], run: Runn
     errors = []
     if ciphers:
         text = ":".join(ciphers)
-        rc, _, err = run([openssl, "ciphers", "-s", "-tls1_2", text], None)
+        rc, _out, err = run([openssl, "ciphers", "-s", "-tls1_2", text], None)
         if rc != 0:
             errors.append(f"ciphers: the host's OpenSSL rejects {text!r} ({_reason(err)})")
     if ciphersuites:
         text = ":".join(ciphersuites)
-        rc, _, err = run([openssl, "ciphers", "-s", "-tls1_3", "-ciphersuites", text], None)
+        rc, _out, err = run([openssl, "ciphers", "-s", "-tls1_3", "-ciphersuites", text], None)
         if rc != 0:
             errors.append(f"ciphersuites: the host's OpenSSL rejects {text!r} ({_reason(err)})")
     return errors

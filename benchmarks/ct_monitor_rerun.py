@@ -1,0 +1,32 @@
+#!/usr/bin/env python3
+"""ct_monitor re-run (nothing to change) against the no-op floor, on one Debian 12 host.
+
+The first converge (untimed) installs certspotter and starts it; then re-runs and the floor (facts +
+ping) alternate. A re-run reads the two certificates (the keys Bulwark serves) and makes one call on
+the monitor. Target: <= 1.5x the floor with changed=0. Usage:
+    .venv/bin/python benchmarks/ct_monitor_rerun.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench import BenchHost  # noqa: E402
+
+PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
+
+
+def main() -> int:
+    with BenchHost("bench-ct", 73, debian="12") as bench:
+        bench.playbook(PLAYBOOKS / "ct_monitor_setup.yml")
+        seconds, changed = bench.playbook(PLAYBOOKS / "ct_monitor_rerun.yml")
+        print(f"first converge (installs certspotter): {seconds:.2f}s, changed={changed}")
+        result = bench.compare(PLAYBOOKS / "ct_monitor_rerun.yml", repeat=5)
+    return 0 if result.report("ct_monitor re-run, 1 site (2 certificates)", target_ratio=1.5) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

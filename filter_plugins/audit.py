@@ -1,0 +1,1 @@
+../roles/audit/filter_plugins/audit.py

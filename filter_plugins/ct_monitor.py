@@ -1,0 +1,1 @@
+../roles/ct_monitor/filter_plugins/ct_monitor.py

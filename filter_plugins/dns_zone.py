@@ -1,0 +1,1 @@
+../roles/dns_zone/filter_plugins/dns_zone.py

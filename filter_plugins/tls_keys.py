@@ -1,0 +1,1 @@
+../roles/shared/filter_plugins/tls_keys.py
