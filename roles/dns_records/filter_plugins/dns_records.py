@@ -5,6 +5,8 @@
 * ``zone_fragments`` - records grouped by the longest zone that holds them, each checked to be one absolute
   record (dnspython), sorted and de-duplicated.
 * ``dns_records_files`` - the fragments as files (``{path, content}``) for config_apply.
+* ``dns_records_acme_caa`` - CAA entries bound to the real ACME accounts (RFC 8657 ``accounturi``) for every name
+  acme_certificates holds a certificate for, from the same reads (``tls_public_keys``' ``acme`` part).
 
 Documentation: the ``<filter>.yml`` files beside this one and docs/dns_records.md.
 """
@@ -68,7 +70,8 @@ def dns_records_lines(key_set: Any, tlsa: Any = (), caa: Any = (), ttl: Any = No
                                  f"got {type(tlsa).__name__}")
     if not isinstance(caa, Sequence) or isinstance(caa, str):
         raise AnsibleFilterError(f"dns_records_caa: must be a list of entries, got {type(caa).__name__}")
-    next_keys = [key for key in key_set if isinstance(key, Mapping) and key.get("kind") == "next"]
+    # Staged keys (next_key) and the keys of an ACME rollover have no certificate yet.
+    next_keys = [key for key in key_set if isinstance(key, Mapping) and key.get("kind") in ("next", "rollover")]
     if next_keys and any(isinstance(p, Mapping) and str(p.get("selector")) == "0" for p in tlsa):
         raise AnsibleFilterError(
             f"dns_records_tlsa has selector 0 (full certificate), but {next_keys[0].get('host')} stages a next_key "
@@ -148,6 +151,43 @@ def dns_records_files(fragments: Any, directory: Any) -> list[dict[str, str]]:
             for zone, lines in fragments.items()]
 
 
+def dns_records_acme_caa(reads: Any) -> list[dict[str, Any]]:
+    """dns_records_caa entries from acme_certificates' accounts: for every name of its certificates, one ``issue``
+    (``issuewild`` on the parent for a wildcard) per CA with a CAA identity, bound to the real ACME account URL
+    (RFC 8657 ``accounturi``) and to the challenges used for that name (``validationmethods``).
+
+    ``reads`` is what the looped tls_public_keys task registered (each result's ``acme``); hosts without the
+    acme_certificates fact add nothing. Sorted, so an unchanged fleet gives the same entries.
+    """
+    results = reads.get("results") if isinstance(reads, Mapping) else reads
+    if not isinstance(results, Sequence) or isinstance(results, str):
+        raise AnsibleFilterError("dns_records_acme_caa: the input must be the registered result of a looped "
+                                 "tls_public_keys task")
+    entries: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for number, result in enumerate(results):
+        acme = result.get("acme") if isinstance(result, Mapping) else None
+        if not acme:
+            continue
+        if not isinstance(acme, Mapping):
+            raise AnsibleFilterError(f"dns_records_acme_caa: results[{number}].acme must be a mapping, got "
+                                     f"{bulwark_messages.describe(acme)}")
+        accounts = [a for a in acme.get("accounts") or [] if isinstance(a, Mapping)
+                    and a.get("caa_identity") and a.get("account_uri")]
+        for cert in acme.get("certificates") or []:
+            for domain in cert.get("domains") or []:
+                name = str(domain).lower().rstrip(".")
+                wildcard = name.startswith("*.")
+                owner, tag = (name[2:], "issuewild") if wildcard else (name, "issue")
+                for account in accounts:
+                    key = (owner, tag, str(account["caa_identity"]).lower())
+                    entry = entries.setdefault(key, {"domain": owner, tag: [key[2]],
+                                                     "accounturi": str(account["account_uri"]),
+                                                     "validationmethods": []})
+                    if cert.get("challenge") and cert["challenge"] not in entry["validationmethods"]:
+                        entry["validationmethods"] = sorted([*entry["validationmethods"], cert["challenge"]])
+    return [entries[key] for key in sorted(entries)]
+
+
 class FilterModule:
     """dns_records filters."""
 
@@ -156,4 +196,5 @@ class FilterModule:
             "dns_records_lines": dns_records_lines,
             "zone_fragments": zone_fragments,
             "dns_records_files": dns_records_files,
+            "dns_records_acme_caa": dns_records_acme_caa,
         }

@@ -18,6 +18,10 @@ description:
     read on the host so that it is never stale. Only when the host has no such fact are O(fallback) services
     read instead (for example the inventory's C(tls_sites) of a host no Bulwark web role manages). O(services)
     are always read.
+  - The certificates acme_certificates keeps on the host are read from its local fact (O(acme_fact_path)): the
+    public keys of a key rollover in progress (C(rollover_keys)), the services of certificates no web role
+    serves (a mail server's), and the ACME accounts and names that dns_records publishes CAA C(accounturi)
+    records for (RV(acme)).
   - This is the one reader of Bulwark's key set; dns_records uses it, and ct_monitor can too (docs/dns_records.md).
 options:
   services:
@@ -53,6 +57,14 @@ options:
           next_key:
             description: The key staged for the next rollover, private or public (PEM). Its public key is returned.
             type: path
+          rollover_keys:
+            description:
+              - Public keys of a rollover in progress (acme_certificates' C(<type>.next.pub) and
+                C(<type>.previous.pub)). Each one that exists is read (kind V(rollover)); one that does not is
+                skipped, since they exist only during a rollover.
+            type: list
+            elements: path
+            default: []
   fallback:
     description: Services read only when the host has no published fact at O(fact_path).
     type: list
@@ -63,6 +75,13 @@ options:
     description: The published fact (JSON, schema 1, C(sites) in the shape of O(services)). Empty reads none.
     type: path
     default: /etc/ansible/facts.d/bulwark_tls.fact
+  acme_fact_path:
+    description:
+      - The local fact of acme_certificates (JSON, schema 1). Its C(services) are read like O(services) (those whose
+        certificate is already read through the published fact are skipped), its C(accounts) and certificate
+        names are returned in RV(acme). Empty or missing reads none.
+    type: path
+    default: /etc/ansible/facts.d/bulwark_acme.fact
   openssl:
     description: The openssl program.
     type: str
@@ -95,17 +114,27 @@ services:
     names: {description: The DNS names., type: list, elements: str}
     port: {description: The port., type: int}
     proto: {description: The protocol., type: str}
-    source: {description: "Where it came from: V(published), V(services) or V(fallback).", type: str}
+    source: {description: "Where it came from: V(published), V(services), V(fallback) or V(acme).", type: str}
     keys:
       description: One entry per certificate and one per staged next key.
       type: list
       elements: dict
       contains:
-        kind: {description: V(current) (a served certificate) or V(next) (a staged key)., type: str}
+        kind:
+          description: V(current) (a served certificate), V(next) (a staged key) or V(rollover) (a key of a rollover in progress).
+          type: str
         path: {description: The file read on the host., type: str}
         certificate: {description: The leaf certificate (PEM); null for a next key., type: str}
         public_key: {description: "The public key (SubjectPublicKeyInfo, PEM).", type: str}
         spki_sha256: {description: SHA-256 of the DER SubjectPublicKeyInfo (hex)., type: str}
+acme:
+  description:
+    - What acme_certificates' fact says besides its services, for CAA C(accounturi) records; empty lists without one.
+  returned: always
+  type: dict
+  contains:
+    accounts: {description: "C(ca), C(directory), C(account_uri), C(caa_identity) of each ACME account.", type: list, elements: dict}
+    certificates: {description: "C(domains) and C(challenge) of each certificate.", type: list, elements: dict}
 """
 
 import hashlib
@@ -123,6 +152,7 @@ except ImportError:  # a role of the repository, or vendored: module_utils of th
 
 
 FACT_SCHEMA = 1
+ACME_FACT_SCHEMA = 1
 Runner = Callable[[Sequence[str], "bytes | None"], "tuple[int, bytes, bytes]"]
 
 
@@ -164,7 +194,7 @@ def read_certificate(run: Runner, openssl: str, path: str) -> dict[str, Any]:
             "spki_sha256": digest}
 
 
-def read_next_key(run: Runner, openssl: str, path: str) -> dict[str, Any]:
+def read_next_key(run: Runner, openssl: str, path: str, kind: str = "next") -> dict[str, Any]:
     """The public key of a staged key file (private or public); openssl reads the file, we never do."""
     if not os.path.isfile(path):
         raise ReadError(f"next_key {path}: no such file")
@@ -174,7 +204,7 @@ def read_next_key(run: Runner, openssl: str, path: str) -> dict[str, Any]:
         spki_pem = _openssl(run, [openssl, "pkey", "-pubin", "-in", path, "-pubout"], None,
                             f"next_key {path} (neither a private nor a public key)")
     key_pem, digest = public_key(run, openssl, spki_pem, f"next_key {path}")
-    return {"kind": "next", "path": path, "certificate": None, "public_key": key_pem, "spki_sha256": digest}
+    return {"kind": kind, "path": path, "certificate": None, "public_key": key_pem, "spki_sha256": digest}
 
 
 def read_fact(path: str) -> list[dict[str, Any]] | None:
@@ -191,6 +221,10 @@ def read_fact(path: str) -> list[dict[str, Any]] | None:
     return [dict(site) for site in fact["sites"]]
 
 
+def _rollover_key(run: Runner, openssl: str, path: str) -> dict[str, Any]:
+    return read_next_key(run, openssl, path, kind="rollover")
+
+
 def read_services(services: Sequence[Mapping[str, Any]], source: str, run: Runner, openssl: str,
                   cache: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
     """Each service with its keys; a file listed twice is read once."""
@@ -198,8 +232,11 @@ def read_services(services: Sequence[Mapping[str, Any]], source: str, run: Runne
     for service in services:
         keys = []
         for entry in service.get("certificates") or []:
+            # Rollover keys exist only while a rollover is under way: the ones that exist are read.
+            rollover = [("rollover", path, _rollover_key) for path in entry.get("rollover_keys") or []
+                        if os.path.isfile(str(path))]
             for kind, path, reader in (("current", entry.get("cert"), read_certificate),
-                                       ("next", entry.get("next_key"), read_next_key)):
+                                       ("next", entry.get("next_key"), read_next_key), *rollover):
                 if not path:
                     continue
                 if (kind, path) not in cache:
@@ -210,17 +247,49 @@ def read_services(services: Sequence[Mapping[str, Any]], source: str, run: Runne
     return result
 
 
+def read_acme_fact(path: str) -> dict[str, Any]:
+    """acme_certificates' fact: ``{services, accounts, certificates}`` (empty lists when the host has none)."""
+    empty: dict[str, Any] = {"services": [], "accounts": [], "certificates": []}
+    if not path or not os.path.exists(path):
+        return empty
+    try:
+        with open(path, encoding="utf-8") as handle:
+            fact = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise ReadError(f"acme fact {path}: not readable as JSON ({exc})") from None
+    if not isinstance(fact, Mapping) or fact.get("schema") != ACME_FACT_SCHEMA:
+        raise ReadError(f"acme fact {path}: not a schema {ACME_FACT_SCHEMA} acme_certificates fact")
+    lists = {key: fact.get(key) or [] for key in empty}
+    if not all(isinstance(value, list) and all(isinstance(item, Mapping) for item in value) for value in lists.values()):
+        raise ReadError(f"acme fact {path}: services, accounts and certificates must be lists of mappings")
+    return {
+        "services": [dict(service) for service in lists["services"]],
+        "accounts": [{key: str(account.get(key) or "") for key in ("ca", "directory", "account_uri", "caa_identity")}
+                     for account in lists["accounts"]],
+        "certificates": [{"domains": [str(name) for name in cert.get("domains") or []],
+                          "challenge": str(cert.get("challenge") or "")} for cert in lists["certificates"]],
+    }
+
+
 def read_all(services: Sequence[Mapping[str, Any]], fallback: Sequence[Mapping[str, Any]], fact_path: str,
-             run: Runner, openssl: str) -> dict[str, Any]:
+             run: Runner, openssl: str, acme_fact_path: str = "") -> dict[str, Any]:
     """The module's result."""
     published = read_fact(fact_path)
+    acme = read_acme_fact(acme_fact_path)
     cache: dict[tuple[str, str], dict[str, Any]] = {}
     result = read_services(services, "services", run, openssl, cache)
     if published is not None:
         result += read_services(published, "published", run, openssl, cache)
     else:
         result += read_services(fallback, "fallback", run, openssl, cache)
-    return {"published": published is not None, "services": result}
+    # acme_certificates' own services: certificates no web role publishes (a web site's are read above).
+    read_paths = {path for kind, path in cache if kind == "current"}
+    acme_services = [{**service, "certificates": [c for c in service.get("certificates") or []
+                                                  if isinstance(c, Mapping) and c.get("cert") not in read_paths]}
+                     for service in acme["services"]]
+    result += read_services([s for s in acme_services if s["certificates"]], "acme", run, openssl, cache)
+    return {"published": published is not None, "services": result,
+            "acme": {"accounts": acme["accounts"], "certificates": acme["certificates"]}}
 
 
 def main() -> None:
@@ -231,6 +300,7 @@ def main() -> None:
         "certificates": {"type": "list", "elements": "dict", "required": True, "options": {
             "cert": {"type": "path", "required": True},
             "next_key": {"type": "path", "no_log": False},
+            "rollover_keys": {"type": "list", "elements": "path", "default": [], "no_log": False},
         }},
     }
     module = AnsibleModule(
@@ -238,6 +308,7 @@ def main() -> None:
             "services": {"type": "list", "elements": "dict", "default": [], "options": service_options},
             "fallback": {"type": "list", "elements": "dict", "default": [], "options": service_options},
             "fact_path": {"type": "path", "default": "/etc/ansible/facts.d/bulwark_tls.fact"},
+            "acme_fact_path": {"type": "path", "default": "/etc/ansible/facts.d/bulwark_acme.fact"},
             "openssl": {"type": "str", "default": "openssl"},
         },
         supports_check_mode=True,
@@ -253,7 +324,7 @@ def main() -> None:
 
     try:
         result = read_all(module.params["services"], module.params["fallback"], module.params["fact_path"] or "",
-                          run, openssl)
+                          run, openssl, module.params["acme_fact_path"] or "")
     except ReadError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)
