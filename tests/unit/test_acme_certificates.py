@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from acme_certificates import (acme_account_fact, acme_accounts_missing, acme_certificate_items, acme_http01_tokens,
-                               acme_plan, ari_verdicts, parse_time)
+from acme_certificates import (acme_account_fact, acme_accounts_missing, acme_certificate_items, acme_dns01_updates,
+                               acme_http01_tokens, acme_inventory_zones, acme_plan, ari_verdicts, parse_time)
 
 DAY = 86400
 NOW = 1_800_000_000
@@ -57,7 +57,8 @@ def test_items_expand_one_certificate_per_key_type_with_tlsa_owners() -> None:
     assert [c["id"] for c in result["certificates"]] == ["www/ecdsa", "www/rsa"]
     assert result["certificates"][0]["tlsa_owners"] == ["_443._tcp.www.example.org", "_443._tcp.example.org"]
     assert result["host"][1] == {"id": "www/rsa", "name": "www", "key_type": "rsa",
-                                 "domains": ["www.example.org", "example.org"]}
+                                 "domains": ["www.example.org", "example.org"], "challenge": "http-01",
+                                 "tlsa": [{"port": 443, "proto": "tcp"}]}
 
 
 def test_items_take_service_and_test_command_from_the_role_defaults() -> None:
@@ -71,7 +72,7 @@ def test_items_take_service_and_test_command_from_the_role_defaults() -> None:
     ({**WWW, "domains": ["*.example.org"]}, {}, "*.example.org is a wildcard, which only dns-01 can prove"),
     ({**WWW, "domains": ["www.example.net"]}, {}, "domain www.example.net is in none of the zones example.org"),
     ({**WWW, "challenge": "dns-01"}, {"dns_zones": [{"zone": "example.org"}]},
-     "dns-01 for www.example.org needs a zone whose primary accepts ACME updates"),
+     "dns-01 for www.example.org needs a zone that a dns_zone host serves"),
     ({**WWW, "challenge": "tls-alpn-01"}, {}, "challenge 'tls-alpn-01' is unknown"),
     ({**WWW, "name": "WWW site"}, {}, "name 'WWW site' must be"),
     ({**WWW, "domains": ["www.example.org", "www.example.org"]}, {}, "domain www.example.org is listed twice"),
@@ -244,11 +245,20 @@ def test_a_renewal_during_the_rollover_keeps_the_current_key() -> None:
     assert result["orders"][0]["key"] == "current"
 
 
-def test_without_tlsa_owners_the_rollover_does_not_wait_for_dns() -> None:
-    c = cert(tlsa_owners=[])
-    assert plan(host(state=STAGED, next_key=NEXT), c)["ops"][0]["op"] == "published"
+def test_without_tlsa_owners_the_whole_rollover_is_one_run() -> None:
+    c = cert(tlsa_owners=[], rollover_before=NOW - DAY)
+    first = plan(host(created=NOW - 2 * DAY), c)
+    assert [o["op"] for o in first["ops"]] == ["stage", "published"]
+    assert first["orders"][0]["key"] == "next" and first["orders"][0]["finish"] == "withdrawn"
+    # A run that died after the switch: the next one records it and ends the rollover at once.
     state = {**STAGED, "phase": "published", "published_since": NOW, "ttl": 0}
-    assert plan(host(state=state, next_key=NEXT), c)["orders"][0]["key"] == "next"
+    after_kill = plan(host(key_id=NEXT["id"], state=state, next_key=NEXT), c)
+    assert [o["op"] for o in after_kill["ops"]] == ["switched", "withdrawn"] and not after_kill["orders"]
+    # A run that died after recording the switch: the old key goes without waiting.
+    withdrawing = {"phase": "withdrawing", "previous": "k1", "switched_at": NOW, "ttl": 300}
+    assert [o["op"] for o in plan(host(key_id=NEXT["id"], state=withdrawing), c)["ops"]] == ["withdrawn"]
+    # A DANE certificate's order finishes nothing by itself.
+    assert plan(host(created=NOW - 2 * DAY), cert(rollover_before=NOW - DAY))["orders"] == []
 
 
 def test_each_run_takes_at_most_one_step() -> None:
@@ -310,3 +320,58 @@ def test_http01_tokens_go_under_the_webroot_and_odd_resources_are_refused() -> N
     bad = [{"challenges": {"http-01": {"resource": ".well-known/acme-challenge/../../etc/x", "resource_value": "v"}}}]
     with pytest.raises(AnsibleFilterError, match="unexpected resource"):
         acme_http01_tokens(bad, "/var/www/acme")
+
+
+# --- web sites, zones from the inventory, dns-01 ------------------------------------------------------------------
+def test_web_sites_are_checked_with_the_list_and_named_as_sites() -> None:
+    site = {"name": "_wildcard.example.org", "domains": ["*.example.org"], "challenge": "http-01"}
+    result = acme_certificate_items([WWW], SETTINGS, sites=[site])
+    assert result["problems"] == ["tls_sites (_wildcard.example.org): *.example.org is a wildcard, which only dns-01 "
+                                  "can prove (RFC 8555 section 7.1.3); set challenge: dns-01"]
+
+
+def test_dns01_takes_the_primaries_of_the_inventory_zones_and_refuses_a_zone_nobody_serves() -> None:
+    entry = {**WWW, "challenge": "dns-01"}
+    served_zones = [{"zone": "example.org", "primary": "ns"}, {"zone": "example.net", "primary": ""}]
+    assert items([entry], dns_zones=[], served_zones=served_zones)["problems"] == []
+    problems = items([{**entry, "domains": ["www.example.net"]}], dns_zones=[], served_zones=served_zones)["problems"]
+    assert problems == ["acme_certificates_list[0] (www): dns-01 for www.example.net needs a zone that a dns_zone "
+                        "host serves with acme_challenge_updates: true (or an acme_dns_zones entry with its primary); "
+                        "none covers it (zones taking ACME updates: example.org)"]
+    # Served zones are not a list of allowed names: http-01 for a name elsewhere is fine.
+    assert items([{**WWW, "domains": ["www.example.net"]}], dns_zones=[], served_zones=served_zones)["problems"] == []
+
+
+def test_inventory_zones_come_from_dns_zone_zones() -> None:
+    hostvars = {"ns": {"dns_zone_zones": [{"name": "Example.org.", "acme_challenge_updates": True},
+                                          {"name": "example.net"}]},
+                "web": {}}
+    assert acme_inventory_zones(hostvars, ["web", "ns"]) == [{"zone": "example.org", "primary": "ns"},
+                                                             {"zone": "example.net", "primary": ""}]
+    with pytest.raises(AnsibleFilterError, match="'mx' is not an inventory host"):
+        acme_inventory_zones(hostvars, ["mx"])
+
+
+def test_dns01_records_are_grouped_by_zone_with_their_primary() -> None:
+    settings = {**SETTINGS, "dns_zones": [], "served_zones": [{"zone": "example.org", "primary": "ns"},
+                                                             {"zone": "sub.example.org", "primary": "ns2"}]}
+    data = {"_acme-challenge.www.example.org": ["tok1"], "_acme-challenge.example.org": ["tok2", "tok3"],
+            "_acme-challenge.a.sub.example.org": ["tok4"]}
+    assert acme_dns01_updates(data, settings) == [
+        {"primary": "ns", "zone": "example.org", "records": [{"name": "_acme-challenge.example.org",
+                                                              "values": ["tok2", "tok3"]},
+                                                             {"name": "_acme-challenge.www.example.org",
+                                                              "values": ["tok1"]}]},
+        {"primary": "ns2", "zone": "sub.example.org", "records": [{"name": "_acme-challenge.a.sub.example.org",
+                                                                  "values": ["tok4"]}]}]
+    assert acme_dns01_updates({}, settings) == []
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"www.example.org": ["t"]}, "unexpected record name"),
+    ({"_acme-challenge.www.example.org": ['t" ; evil']}, "unexpected TXT values"),
+    ({"_acme-challenge.www.example.com": ["t"]}, "is in no zone that takes ACME updates"),
+])
+def test_odd_dns01_data_from_the_ca_is_refused(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(AnsibleFilterError, match=message):
+        acme_dns01_updates(data, SETTINGS)

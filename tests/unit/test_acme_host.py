@@ -124,16 +124,24 @@ def test_staging_again_removes_keys_left_by_a_run_that_died(tmp_path: Path) -> N
     assert len(os.listdir(host.keys)) == 2
 
 
-def test_the_fact_lists_the_public_keys_to_publish_and_keeps_other_data(tmp_path: Path) -> None:
-    host = make(tmp_path)
+def test_the_fact_lists_paths_names_and_the_services_of_issued_certificates(tmp_path: Path) -> None:
+    host = make(tmp_path, domains=["mx1.example.org", "*.example.org"])
+    host.cert.update(challenge="dns-01", tlsa=[{"port": 25, "proto": "tcp"}])
     os.makedirs(host.base)
     host.make_current_key()
     host.op("stage", 0)
     fact = json.loads(acme_host.fact_content([host], {"accounts": [{"ca": "primary"}]}))
-    assert fact["accounts"] == [{"ca": "primary"}]
+    assert fact["schema"] == 1 and fact["accounts"] == [{"ca": "primary"}]
     entry: dict[str, Any] = fact["certificates"][0]
     assert entry["cert"].endswith("www/ecdsa.fullchain.crt") and entry["key"] == host.link
-    assert entry["publish_keys"] == [host.next_pub]
+    assert entry["rollover_keys"] == [host.next_pub, host.previous_pub] and entry["challenge"] == "dns-01"
+    # No certificate yet: nothing to publish.
+    assert fact["services"] == []
+    sign(host, host.link, ["mx1.example.org"])
+    Path(entry["cert"]).write_text(Path(host.crt).read_text())
+    fact = json.loads(acme_host.fact_content([host], {}))
+    assert fact["services"] == [{"names": ["mx1.example.org"], "port": 25, "proto": "tcp",
+                                 "certificates": [{"cert": entry["cert"], "rollover_keys": entry["rollover_keys"]}]}]
 
 
 @pytest.mark.parametrize(("text", "expected"), [

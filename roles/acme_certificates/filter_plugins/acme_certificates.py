@@ -5,6 +5,8 @@ Filters:
 
 * ``acme_certificate_items`` - checks ``acme_certificates_list`` and the role's settings before anything
   changes, and expands every entry into one certificate per key type.
+* ``acme_inventory_zones`` - the zones the inventory's dns_zone hosts serve, and which of them takes dns-01
+  updates (the host is then the zone's primary for acme_certificates).
 * ``acme_plan`` - from what the host holds (the acme_host module's inspection), what the CA says (ARI) and
   what the authoritative name servers serve (acme_tlsa_observe), decides for every certificate the one safe
   step of this run: nothing, a renewal with the same key, or the next step of a DANE-safe key rollover.
@@ -21,7 +23,11 @@ Rollover phases (kept on the host by acme_host, in ``<dir>/<name>/<key type>.sta
    after the switch, then is withdrawn and the rollover is over.
 
 Each run advances at most one step, and the step is decided from the host's files (a run killed after the
-switch but before the state was written is recognised by the served key being the staged one).
+switch but before the state was written is recognised by the served key being the staged one). A certificate
+without TLSA owners (``tlsa: []``, a web site's ``acme.dane: false``) has nothing to wait for: its rollover is
+done in one run.
+
+* ``acme_dns01_updates`` - the dns-01 TXT records of an order, grouped by the zone and primary that take them.
 """
 
 from __future__ import annotations
@@ -36,17 +42,19 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 try:  # the collection bulwark.hardening
-    from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_dns
+    from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_acme, bulwark_dns
 except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
     sys.path.append(str(Path(__file__).resolve().parents[2] / "shared" / "module_utils"))
+    import bulwark_acme  # type: ignore[no-redef]
     import bulwark_dns  # type: ignore[no-redef]
 
-KEY_TYPES = ("ecdsa", "rsa")
-CHALLENGES = ("http-01", "dns-01")
+KEY_TYPES = bulwark_acme.KEY_TYPES
+CHALLENGES = bulwark_acme.CHALLENGES
 PROTOS = ("tcp", "udp", "sctp")
 ITEM_KEYS = ("name", "domains", "key_types", "challenge", "service", "test_command", "tlsa", "rollover_before")
 ITEM_DEFAULTS: dict[str, Any] = {"key_types": ["ecdsa"], "challenge": "http-01", "tlsa": [{"port": 443, "proto": "tcp"}]}
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+# A file stem: an entry's name, or a web site's id (its name, "*" spelled "_wildcard").
+_NAME_RE = re.compile(r"^[a-z0-9_][a-z0-9._-]{0,252}$")
 _SERVICE_RE = re.compile(r"^[A-Za-z0-9@._:-]+$")
 DAY = 86400
 STEPS = 4  # stage, publish, switch, withdraw
@@ -111,19 +119,19 @@ def _check_settings(settings: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def _check_item(index: int, item: Any, settings: Mapping[str, Any], zones: Sequence[str],
+def _check_item(label: str, item: Any, settings: Mapping[str, Any], zones: Sequence[str],
                 dns01_zones: Sequence[str]) -> tuple[list[dict[str, Any]], list[str]]:
     if not isinstance(item, Mapping):
-        return [], [f"acme_certificates_list[{index}]: {item!r} is not a mapping with name and domains"]
-    label = f"acme_certificates_list[{index}] ({item.get('name', '?')})"
+        return [], [f"{label}: {item!r} is not a mapping with name and domains"]
+    label = f"{label} ({item.get('name', '?')})"
     problems: list[str] = []
     entry = {**ITEM_DEFAULTS, **{k: v for k, v in item.items() if v is not None}}
     for key in sorted(set(entry) - set(ITEM_KEYS)):
         problems.append(f"{label}: unknown key {key!r}; known: {', '.join(ITEM_KEYS)}")
     name = str(entry.get("name", ""))
     if not _NAME_RE.match(name):
-        problems.append(f"{label}: name {name!r} must be 1-63 lower-case letters, digits, '.', '_' or '-' "
-                        "(it names the certificate's files)")
+        problems.append(f"{label}: name {name!r} must be lower-case letters, digits, '.', '_' or '-', not starting "
+                        "with '.' or '-' (it names the certificate's files)")
     domains = entry.get("domains")
     if not isinstance(domains, list) or not domains:
         problems.append(f"{label}: domains must be a non-empty list of DNS names")
@@ -159,8 +167,9 @@ def _check_item(index: int, item: Any, settings: Mapping[str, Any], zones: Seque
     if challenge == "dns-01":
         for domain in domains:
             if _zone_of(domain.removeprefix("*."), dns01_zones) is None:
-                problems.append(f"{label}: dns-01 for {domain} needs a zone whose primary accepts ACME updates; "
-                                f"none of acme_dns_zones covers it ({', '.join(dns01_zones) or 'none has a primary'})")
+                problems.append(f"{label}: dns-01 for {domain} needs a zone that a dns_zone host serves with "
+                                "acme_challenge_updates: true (or an acme_dns_zones entry with its primary); none "
+                                f"covers it (zones taking ACME updates: {', '.join(dns01_zones) or 'none'})")
     tlsa = entry.get("tlsa")
     if not isinstance(tlsa, list):
         problems.append(f"{label}: tlsa must be a list of {{port, proto}} (empty: no DANE)")
@@ -193,34 +202,66 @@ def _check_item(index: int, item: Any, settings: Mapping[str, Any], zones: Seque
         if key_type in KEY_TYPES:
             expanded.append({"name": name, "key_type": key_type, "id": f"{name}/{key_type}", "domains": domains,
                              "challenge": challenge, "service": str(service), "test_command": list(command),
-                             "tlsa_owners": owners, "rollover_before": rollover_before})
+                             "tlsa_owners": owners, "tlsa": [dict(o) for o in tlsa if isinstance(o, Mapping)],
+                             "rollover_before": rollover_before})
     return expanded, problems
 
 
-def acme_certificate_items(items: Any, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def _zone_entries(zones_raw: Any, where: str, problems: list[str]) -> list[dict[str, str]]:
+    """``[{zone, primary}]`` checked; a bad entry is a problem naming ``where`` and its index."""
+    if not isinstance(zones_raw, list):
+        problems.append(f"{where}: must be a list of {{zone, primary}}, got {type(zones_raw).__name__}")
+        return []
+    zones = []
+    for number, zone in enumerate(zones_raw):
+        if not isinstance(zone, Mapping) or bulwark_dns.name_problem(str(zone.get("zone", "")).rstrip(".")):
+            problems.append(f"{where}[{number}]: {_short(zone)} needs zone: <DNS name> (and primary: <host>)")
+            continue
+        zones.append({"zone": str(zone["zone"]).lower().rstrip("."), "primary": str(zone.get("primary") or "")})
+    return zones
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def dns_zones(settings: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The zones dns-01 can use, ``[{zone, primary}]``: acme_dns_zones' entries first, then the zones the
+    inventory's dns_zone hosts serve with ACME updates (``served_zones``); the first entry of a zone wins."""
+    found: dict[str, dict[str, str]] = {}
+    for zone in _zone_entries(settings.get("dns_zones") or [], "acme_dns_zones", []) + \
+            _zone_entries(settings.get("served_zones") or [], "served_zones", []):
+        if zone["primary"]:
+            found.setdefault(zone["zone"], zone)
+    return list(found.values())
+
+
+def acme_certificate_items(items: Any, settings: Mapping[str, Any] | None = None,
+                           sites: Any = None) -> dict[str, Any]:
     """Check ``acme_certificates_list`` and the role's settings; expand one entry per key type.
 
     ``settings`` carries the role's other variables without their ``acme_`` prefix: directory,
-    backup_directory, renew_days, key_max_age_days, expiry_alarm_days, terms_agreed, rollover_before and
-    dns_zones (``[{zone, primary}]``; a primary means dns-01 works in that zone). Returns
-    ``{certificates: [...], problems: [...]}``; every problem names the entry and the bad value.
+    backup_directory, renew_days, key_max_age_days, expiry_alarm_days, terms_agreed, rollover_before,
+    dns_zones (``acme_dns_zones``, ``[{zone, primary}]``: names outside them are refused when it is not empty; a
+    primary means dns-01 works in that zone) and served_zones (the same shape, from the inventory's dns_zone hosts
+    by acme_inventory_zones: only their primaries count, for dns-01). ``sites`` are more entries, from the web
+    roles' ``tls_sites`` with ``acme:``, named ``tls_sites (<name>)`` in messages. Returns ``{certificates,
+    host, problems}``; every problem names the entry and the bad value.
     """
     settings = dict(settings or {})
     if not isinstance(items, list):
         raise AnsibleFilterError(f"acme_certificates_list must be a list, got {type(items).__name__}")
+    if sites is not None and not isinstance(sites, list):
+        raise AnsibleFilterError(f"acme_certificate_items: sites must be a list, got {type(sites).__name__}")
     problems = _check_settings(settings)
-    zones_raw = settings.get("dns_zones") or []
-    zones, dns01_zones = [], []
-    for number, zone in enumerate(zones_raw):
-        if not isinstance(zone, Mapping) or bulwark_dns.name_problem(str(zone.get("zone", "")).rstrip(".")):
-            problems.append(f"acme_dns_zones[{number}]: {zone!r} needs zone: <DNS name> (and primary: <host>)")
-            continue
-        zones.append(str(zone["zone"]).lower().rstrip("."))
-        if zone.get("primary"):
-            dns01_zones.append(zones[-1])
+    zones = [z["zone"] for z in _zone_entries(settings.get("dns_zones") or [], "acme_dns_zones", problems)]
+    dns01_zones = [z["zone"] for z in dns_zones(settings)]
     certificates = []
-    for index, item in enumerate(items):
-        expanded, item_problems = _check_item(index, item, settings, zones, dns01_zones)
+    labelled = [(f"acme_certificates_list[{index}]", item) for index, item in enumerate(items)]
+    labelled += [("tls_sites", item) for item in sites or []]
+    for label, item in labelled:
+        expanded, item_problems = _check_item(label, item, settings, zones, dns01_zones)
         certificates += expanded
         problems += item_problems
     seen: set[str] = set()
@@ -235,7 +276,7 @@ def acme_certificate_items(items: Any, settings: Mapping[str, Any] | None = None
             if other != cert["name"]:
                 problems.append(f"acme_certificates_list: {domain} has two {cert['key_type']} certificates "
                                 f"({other} and {cert['name']})")
-    host = [{k: c[k] for k in ("id", "name", "key_type", "domains")} for c in certificates]
+    host = [{k: c[k] for k in ("id", "name", "key_type", "domains", "challenge", "tlsa")} for c in certificates]
     return {"certificates": certificates, "host": host, "problems": list(dict.fromkeys(problems))}
 
 
@@ -280,9 +321,17 @@ def _rollover(cert: Mapping[str, Any], host: Mapping[str, Any], settings: Mappin
     key = host.get("key") or {}
     label = cert["id"]
     if phase in ("staged", "published") and state.get("next") and key.get("id") == state.get("next"):
+        if not cert["tlsa_owners"]:
+            return {"step": 4, "ops": ["switched", "withdrawn"], "order": None,
+                    "text": f"{label}: rollover: the server already uses the next key (an earlier run switched and "
+                            "stopped); recording the switch. Rollover complete (no TLSA owners to wait for)"}
         return {"step": 3, "op": "switched", "order": None,
                 "text": f"{label}: rollover step 3/{STEPS}: the server already uses the next key (an earlier run "
                         "switched and stopped); recording the switch"}
+    if phase == "withdrawing" and not cert["tlsa_owners"]:
+        return {"step": 4, "op": "withdrawn", "order": None,
+                "text": f"{label}: rollover step 4/{STEPS}: no TLSA owners to wait for; withdrawing the old key. "
+                        "Rollover complete"}
     if phase == "withdrawing":
         ttl = int(state.get("ttl") or 0)
         due = float(state.get("switched_at") or 0) + ttl
@@ -295,11 +344,9 @@ def _rollover(cert: Mapping[str, Any], host: Mapping[str, Any], settings: Mappin
                         "switch) to withdraw the old key's TLSA record"}
     if phase in ("staged", "published"):
         if not cert["tlsa_owners"]:
-            if phase == "staged":
-                return {"step": 2, "op": "published", "order": None,
-                        "text": f"{label}: rollover step 2/{STEPS}: no TLSA owners (tlsa: []), nothing to wait for"}
-            return {"step": 3, "op": None, "order": "next",
-                    "text": f"{label}: rollover step 3/{STEPS}: ordering a certificate for the next key, switching"}
+            return {"step": 3, "ops": ["published"] if phase == "staged" else [], "order": "next",
+                    "text": f"{label}: rollover step 3/{STEPS}: no TLSA owners to wait for; ordering a certificate "
+                            "for the next key and switching"}
         seen = _observed(dns, label)
         servers = seen.get("servers") or []
         serving = [s for s in servers if s.get("serves")]
@@ -335,6 +382,11 @@ def _rollover(cert: Mapping[str, Any], host: Mapping[str, Any], settings: Mappin
     elif created is not None and max_age and now - created > max_age * DAY:
         reason = f"the key is {int((now - created) / DAY)} days old, older than acme_key_max_age_days ({max_age})"
     if reason and (host.get("cert") or {}).get("exists"):
+        if not cert["tlsa_owners"]:
+            # Nothing to publish or wait for: stage, switch and withdraw in this run.
+            return {"step": 1, "ops": ["stage", "published"], "order": "next",
+                    "text": f"{label}: rollover: {reason}; no TLSA owners to wait for, so the whole rollover is done "
+                            "in this run (next key, certificate, switch)"}
         return {"step": 1, "op": "stage", "order": None,
                 "text": f"{label}: rollover step 1/{STEPS}: {reason}; making the next key and publishing its TLSA "
                         "record beside the current one"}
@@ -369,7 +421,8 @@ def acme_plan(inspection: Mapping[str, Any], certificates: Sequence[Mapping[str,
         step = _rollover(cert, host, settings, dns, now)
         renewal = _renewal_reason(cert, host, settings, ari, now)
         state = host.get("state") or {}
-        if state.get("phase") in ("staged", "published") and cert["tlsa_owners"] and step["op"] != "switched":
+        switched = "switched" in (step.get("ops") or [step.get("op")])
+        if state.get("phase") in ("staged", "published") and cert["tlsa_owners"] and not switched:
             result["observe"].append({"id": cert["id"], "owners": cert["tlsa_owners"],
                                       "spki_sha256": (host.get("next") or {}).get("spki_sha256"),
                                       "spki_sha512": (host.get("next") or {}).get("spki_sha512")})
@@ -378,21 +431,24 @@ def acme_plan(inspection: Mapping[str, Any], certificates: Sequence[Mapping[str,
                                   "certificate": served.get("pem", "")})
         entry = {"id": cert["id"], "name": cert["name"], "key_type": cert["key_type"], "rollover_step": step["step"],
                  "days_left": None if days_left is None else round(days_left, 1), "renewal": renewal}
-        if step["op"]:
-            result["ops"].append({"id": cert["id"], "op": step["op"], "ttl": step.get("ttl", 0)})
+        for op in step.get("ops") or ([step["op"]] if step.get("op") else []):
+            result["ops"].append({"id": cert["id"], "op": op, "ttl": step.get("ttl", 0)})
         if step["text"]:
             result["messages"].append(step["text"])
         order = None
         if step["order"] == "next":
             order = {"key": "next", "reason": "key rollover"}
-        elif renewal and step["op"] != "switched":
+        elif renewal and not switched:
             order = {"key": "current", "reason": renewal}
         if order:
             urgent = days_left is not None and days_left < alarm
             result["orders"].append({**order, "id": cert["id"], "name": cert["name"], "key_type": cert["key_type"],
                                      "domains": cert["domains"], "challenge": cert["challenge"],
                                      "service": cert["service"], "test_command": cert["test_command"],
-                                     "urgent": urgent, "days_left": entry["days_left"]})
+                                     "urgent": urgent, "days_left": entry["days_left"],
+                                     # Switched and withdrawn in this run: nothing to wait for (tlsa: []).
+                                     "finish": "withdrawn" if order["key"] == "next" and not cert["tlsa_owners"]
+                                     else ""})
             result["messages"].append(f"{cert['id']}: ordering a certificate ({order['reason']}, "
                                       f"{'the next' if order['key'] == 'next' else 'the same'} key)")
         entry["order"] = order
@@ -445,6 +501,52 @@ def acme_account_fact(registered: Any, cas: Mapping[str, Any], previous: Any = N
     return accounts
 
 
+def acme_inventory_zones(hostvars: Mapping[str, Any], hosts: Any) -> list[dict[str, str]]:
+    """``[{zone, primary}]`` for every zone a host of ``hosts`` serves with dns_zone (its ``dns_zone_zones``);
+    ``primary`` is the host when the zone has ``acme_challenge_updates: true`` (the TSIG key and the update ACL
+    are there), else empty. Hosts without dns_zone_zones add nothing."""
+    if not isinstance(hosts, Sequence) or isinstance(hosts, str):
+        raise AnsibleFilterError(f"acme_inventory_zones: hosts must be a list of inventory hosts, got "
+                                 f"{type(hosts).__name__}")
+    zones = []
+    for host in hosts:
+        if host not in hostvars:
+            raise AnsibleFilterError(f"acme_inventory_zones: {_short(host)} is not an inventory host")
+        served = hostvars[host].get("dns_zone_zones") or []
+        if not isinstance(served, list):
+            raise AnsibleFilterError(f"acme_inventory_zones: {host}: dns_zone_zones must be a list")
+        for zone in served:
+            if isinstance(zone, Mapping) and isinstance(zone.get("name"), str):
+                zones.append({"zone": zone["name"].lower().rstrip("."),
+                              "primary": str(host) if zone.get("acme_challenge_updates") is True else ""})
+    return zones
+
+
+def acme_dns01_updates(challenge_data_dns: Any, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The TXT records of an order's dns-01 challenges (acme_certificate_order_create's ``challenge_data_dns``,
+    ``{record: [values]}``), grouped for the acme_dns01 module: ``[{primary, zone, records: [{name, values}]}]``,
+    one entry per zone, with the primary that takes its updates (``dns_zones`` of the settings)."""
+    if not challenge_data_dns:
+        return []
+    if not isinstance(challenge_data_dns, Mapping):
+        raise AnsibleFilterError("acme_dns01_updates: the input must be challenge_data_dns ({record: [values]})")
+    zones = {z["zone"]: z["primary"] for z in dns_zones(settings)}
+    updates: dict[str, dict[str, Any]] = {}
+    for record, values in sorted(challenge_data_dns.items()):
+        name = str(record).lower().rstrip(".")
+        if not name.startswith("_acme-challenge.") or bulwark_dns.name_problem(name.removeprefix("_acme-challenge.")):
+            raise AnsibleFilterError(f"acme_dns01_updates: the CA sent an unexpected record name {_short(record)}")
+        if not isinstance(values, list) or not all(re.fullmatch(r"[A-Za-z0-9_-]{1,128}", str(v)) for v in values):
+            raise AnsibleFilterError(f"acme_dns01_updates: the CA sent unexpected TXT values for {name}")
+        zone = _zone_of(name, list(zones))
+        if zone is None:
+            raise AnsibleFilterError(f"acme_dns01_updates: {name} is in no zone that takes ACME updates "
+                                     f"({', '.join(zones) or 'none'})")
+        entry = updates.setdefault(zone, {"primary": zones[zone], "zone": zone, "records": []})
+        entry["records"].append({"name": name, "values": [str(v) for v in values]})
+    return [updates[zone] for zone in sorted(updates)]
+
+
 def acme_http01_tokens(challenge_data: Any, webroot: str) -> list[dict[str, str]]:
     """``[{path, content}]`` of the http-01 token files for acme_certificate_order_create's challenge_data."""
     tokens = []
@@ -465,4 +567,5 @@ class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {"acme_certificate_items": acme_certificate_items, "acme_plan": acme_plan,
                 "acme_accounts_missing": acme_accounts_missing, "acme_account_fact": acme_account_fact,
-                "acme_http01_tokens": acme_http01_tokens}
+                "acme_http01_tokens": acme_http01_tokens, "acme_inventory_zones": acme_inventory_zones,
+                "acme_dns01_updates": acme_dns01_updates}

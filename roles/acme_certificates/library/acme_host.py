@@ -22,8 +22,10 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 
 try:  # the collection bulwark.hardening
+    from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_acme import certificate_paths
     from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_pem import certificate_blocks
 except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
+    from ansible.module_utils.bulwark_acme import certificate_paths
     from ansible.module_utils.bulwark_pem import certificate_blocks
 
 DOCUMENTATION = r"""
@@ -50,6 +52,12 @@ options:
       name: {description: File stem (a directory under O(dir))., type: str, required: true}
       key_type: {description: Key type., type: str, required: true, choices: [ecdsa, rsa]}
       domains: {description: Names the certificate must cover (subjectAltName)., type: list, elements: str, required: true}
+      challenge: {description: The ACME challenge it is validated with (for CAA validationmethods)., type: str, default: http-01}
+      tlsa:
+        description: TLS services of the certificate (C(port), C(proto)); the fact lists them for dns_records.
+        type: list
+        elements: dict
+        default: []
   dir:
     description: Directory that holds one subdirectory per certificate name.
     type: path
@@ -108,7 +116,11 @@ options:
     type: path
     default: /var/lib/bulwark/apply
   fact_path:
-    description: The local fact file (JSON), read by dns_records and by the C(setup) module as C(ansible_local.bulwark_acme).
+    description:
+      - The local fact file (JSON, schema 1), read by the tls_public_keys module for dns_records and by the C(setup)
+        module as C(ansible_local.bulwark_acme). It lists every certificate (names, challenge, paths, the public
+        keys of a rollover under way as C(rollover_keys)), the TLS services of those whose certificate exists (in
+        the shape tls_public_keys reads), and the ACME accounts.
     type: path
     default: /etc/ansible/facts.d/bulwark_acme.fact
 author: Bulwark maintainers
@@ -196,15 +208,14 @@ class Host:
         self.cert = cert
         self.run = run
         self.now = now
-        kt = cert["key_type"]
-        self.base = os.path.join(directory, cert["name"])
+        self.paths = certificate_paths(directory, cert["name"], cert["key_type"])
+        self.base = str(self.paths["dir"])
         self.keys = os.path.join(self.base, "keys")
-        self.link = os.path.join(self.base, f"{kt}.key")
-        self.crt = os.path.join(self.base, f"{kt}.crt")
-        self.ca = os.path.join(self.base, f"{kt}.ca")
-        self.state_path = os.path.join(self.base, f"{kt}.state.json")
-        self.next_pub = os.path.join(self.base, f"{kt}.next.pub")
-        self.previous_pub = os.path.join(self.base, f"{kt}.previous.pub")
+        self.link = str(self.paths["key"])
+        self.crt = str(self.paths["leaf"])
+        self.ca = str(self.paths["ca"])
+        self.state_path = str(self.paths["state"])
+        self.next_pub, self.previous_pub = (str(p) for p in self.paths["rollover_keys"])
 
     def key_path(self, key_id: str) -> str:
         return os.path.join(self.keys, f"{self.cert['key_type']}-{key_id}.key")
@@ -268,10 +279,8 @@ class Host:
             "id": self.cert["id"], "key": self.current_key(), "cert": self.served_cert(), "state": state,
             "next": self.staged_key(state.get("next")),
             "previous": {"id": previous, "pub": self.previous_pub} if previous else None,
-            "paths": {"dir": self.base, "key": self.link, "cert": self.crt,
-                      "chain": os.path.join(self.base, f"{self.cert['key_type']}.chain.crt"),
-                      "fullchain": os.path.join(self.base, f"{self.cert['key_type']}.fullchain.crt"),
-                      "ca": self.ca},
+            "paths": {"dir": self.base, "key": self.link, "cert": self.crt, "chain": self.paths["chain"],
+                      "fullchain": self.paths["cert"], "ca": self.ca},
         }
 
     # --- writing -------------------------------------------------------------------------------------------
@@ -406,19 +415,33 @@ def _load_fact(path: str) -> dict[str, Any]:
         data = json.loads(_read(path) or "{}")
     except ValueError:
         return {}
-    return {k: v for k, v in data.items() if k != "certificates"} if isinstance(data, dict) else {}
+    return {k: v for k, v in data.items() if k not in ("certificates", "services", "schema")} \
+        if isinstance(data, dict) else {}
+
+
+FACT_SCHEMA = 1
 
 
 def fact_content(hosts: Sequence[Host], extra: dict[str, Any]) -> str:
-    """The local fact: every certificate's paths and the public keys to publish besides the served one."""
-    certificates = []
+    """The local fact: every certificate's paths and names, and the TLS services of those that exist.
+
+    Only stable data: a renewal does not change it. The rollover keys are listed by path whether or not they
+    exist (the reader takes the ones that do), so a rollover step does not change it either.
+    """
+    certificates, services = [], []
     for host in hosts:
-        paths = {"cert": os.path.join(host.base, f"{host.cert['key_type']}.fullchain.crt"), "key": host.link,
-                 "chain": os.path.join(host.base, f"{host.cert['key_type']}.chain.crt")}
-        publish = [p for p in (host.next_pub, host.previous_pub) if os.path.isfile(p)]
-        certificates.append({"name": host.cert["name"], "key_type": host.cert["key_type"],
-                             "domains": host.cert["domains"], **paths, "publish_keys": publish})
-    return json.dumps({**extra, "certificates": certificates}, indent=2, sort_keys=True) + "\n"
+        kt = host.cert["key_type"]
+        paths = {key: host.paths[key] for key in ("cert", "key", "chain", "rollover_keys")}
+        certificates.append({"name": host.cert["name"], "key_type": kt, "domains": host.cert["domains"],
+                             "challenge": host.cert.get("challenge") or "http-01", **paths})
+        # A wildcard has no TLSA owner of its own; a certificate not yet issued has no key to publish.
+        names = [d for d in host.cert["domains"] if not d.startswith("*.")]
+        if names and os.path.isfile(paths["cert"]):
+            for owner in host.cert.get("tlsa") or []:
+                services.append({"names": names, "port": int(owner["port"]), "proto": owner.get("proto") or "tcp",
+                                 "certificates": [{"cert": paths["cert"], "rollover_keys": paths["rollover_keys"]}]})
+    fact = {**extra, "schema": FACT_SCHEMA, "certificates": certificates, "services": services}
+    return json.dumps(fact, indent=2, sort_keys=True) + "\n"
 
 
 def main() -> None:
@@ -429,6 +452,8 @@ def main() -> None:
                 "name": {"type": "str", "required": True},
                 "key_type": {"type": "str", "required": True, "choices": ["ecdsa", "rsa"]},
                 "domains": {"type": "list", "elements": "str", "required": True},
+                "challenge": {"type": "str", "default": "http-01"},
+                "tlsa": {"type": "list", "elements": "dict", "default": []},
             }},
             "dir": {"type": "path", "default": "/etc/ssl/acme"},
             "make_keys": {"type": "bool", "default": True},
