@@ -196,6 +196,12 @@ def test_an_acme_certificate_a_web_role_publishes_is_read_once(files: dict[str, 
     assert [s["source"] for s in result["services"]] == ["published"]
 
 
+def test_an_acme_certificate_not_issued_yet_is_skipped(files: dict[str, Any], tmp_path: Path) -> None:
+    fact = _acme_fact(tmp_path, services=[{"names": ["mx1.example.org"], "port": 25, "proto": "tcp",
+                                           "certificates": [{"cert": str(tmp_path / "none.crt")}]}])
+    assert tls_public_keys.read_all([], [], "", run, OPENSSL, str(fact))["services"] == []
+
+
 def test_without_an_acme_fact_the_acme_part_is_empty(files: dict[str, Any], tmp_path: Path) -> None:
     result = tls_public_keys.read_all([], [], "", run, OPENSSL, str(tmp_path / "absent.fact"))
     assert result["acme"] == {"accounts": [], "certificates": []}

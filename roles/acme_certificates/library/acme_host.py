@@ -425,8 +425,9 @@ FACT_SCHEMA = 1
 def fact_content(hosts: Sequence[Host], extra: dict[str, Any]) -> str:
     """The local fact: every certificate's paths and names, and the TLS services of those that exist.
 
-    Only stable data: a renewal does not change it. The rollover keys are listed by path whether or not they
-    exist (the reader takes the ones that do), so a rollover step does not change it either.
+    Only stable data: neither an order nor a renewal changes it. The certificates and rollover keys are listed by
+    path whether or not they exist (the reader takes the ones that do), so a rollover step does not change it
+    either.
     """
     certificates, services = [], []
     for host in hosts:
@@ -434,9 +435,10 @@ def fact_content(hosts: Sequence[Host], extra: dict[str, Any]) -> str:
         paths = {key: host.paths[key] for key in ("cert", "key", "chain", "rollover_keys")}
         certificates.append({"name": host.cert["name"], "key_type": kt, "domains": host.cert["domains"],
                              "challenge": host.cert.get("challenge") or "http-01", **paths})
-        # A wildcard has no TLSA owner of its own; a certificate not yet issued has no key to publish.
+        # A wildcard has no TLSA owner of its own. A certificate not issued yet is listed too (the reader skips it),
+        # so that the fact does not change when it is issued.
         names = [d for d in host.cert["domains"] if not d.startswith("*.")]
-        if names and os.path.isfile(paths["cert"]):
+        if names:
             for owner in host.cert.get("tlsa") or []:
                 services.append({"names": names, "port": int(owner["port"]), "proto": owner.get("proto") or "tcp",
                                  "certificates": [{"cert": paths["cert"], "rollover_keys": paths["rollover_keys"]}]})

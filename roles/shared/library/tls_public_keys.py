@@ -18,10 +18,10 @@ description:
     read on the host so that it is never stale. Only when the host has no such fact are O(fallback) services
     read instead (for example the inventory's C(tls_sites) of a host no Bulwark web role manages). O(services)
     are always read.
-  - The certificates acme_certificates keeps on the host are read from its local fact (O(acme_fact_path)): the
-    public keys of a key rollover in progress (C(rollover_keys)), the services of certificates no web role
-    serves (a mail server's), and the ACME accounts and names that dns_records publishes CAA C(accounturi)
-    records for (RV(acme)).
+  - What acme_certificates keeps on the host is read from its local fact (O(acme_fact_path)) - the public keys
+    of a key rollover in progress (C(rollover_keys)), the services of certificates no web role serves (a mail
+    server's), and the ACME accounts and names that dns_records publishes CAA C(accounturi) records for
+    (RV(acme)).
   - This is the one reader of Bulwark's key set; dns_records uses it, and ct_monitor can too (docs/dns_records.md).
 options:
   services:
@@ -77,9 +77,9 @@ options:
     default: /etc/ansible/facts.d/bulwark_tls.fact
   acme_fact_path:
     description:
-      - The local fact of acme_certificates (JSON, schema 1). Its C(services) are read like O(services) (those whose
-        certificate is already read through the published fact are skipped), its C(accounts) and certificate
-        names are returned in RV(acme). Empty or missing reads none.
+      - The local fact of acme_certificates (JSON, schema 1). Its C(services) are read like O(services), except
+        certificates already read through the published fact and certificates not issued yet; its C(accounts) and
+        certificate names are returned in RV(acme). Empty or missing reads none.
     type: path
     default: /etc/ansible/facts.d/bulwark_acme.fact
   openssl:
@@ -282,10 +282,12 @@ def read_all(services: Sequence[Mapping[str, Any]], fallback: Sequence[Mapping[s
         result += read_services(published, "published", run, openssl, cache)
     else:
         result += read_services(fallback, "fallback", run, openssl, cache)
-    # acme_certificates' own services: certificates no web role publishes (a web site's are read above).
+    # acme_certificates' own services: certificates no web role publishes (a web site's are read above), and only
+    # those issued (the fact lists a certificate before its first order).
     read_paths = {path for kind, path in cache if kind == "current"}
     acme_services = [{**service, "certificates": [c for c in service.get("certificates") or []
-                                                  if isinstance(c, Mapping) and c.get("cert") not in read_paths]}
+                                                  if isinstance(c, Mapping) and c.get("cert") not in read_paths
+                                                  and os.path.isfile(str(c.get("cert")))]}
                      for service in acme["services"]]
     result += read_services([s for s in acme_services if s["certificates"]], "acme", run, openssl, cache)
     return {"published": published is not None, "services": result,
