@@ -98,6 +98,17 @@ def qualify_roles(text: str, roles: list[str]) -> str:
     return re.sub(rf"^(\s*-?\s*(?:role|name):\s*)({alternatives})\s*$", rf"\1{FQCN}.\2", text, flags=re.M)
 
 
+def qualify_module_defaults(text: str, modules: list[str]) -> str:
+    """``text`` with the collection's modules named in full where a task or ``module_defaults`` names them as
+    a mapping key (``bulwark_firewalld:`` on a line of its own). A module's short name still works in a task
+    of a collection role, but ``module_defaults`` resolves it as ``ansible.legacy.<name>``, which the
+    collection does not have."""
+    if not modules:
+        return text
+    alternatives = "|".join(re.escape(name) for name in sorted(modules, key=len, reverse=True))
+    return re.sub(rf"^(\s*(?:-\s+)?)({alternatives}):[ \t]*$", rf"\1{FQCN}.\2:", text, flags=re.M)
+
+
 def _copy_role(role: Path, dest: Path, plugins: Path) -> list[Path]:
     """Copy one role without its plugin directories; move those into ``plugins``. Returns the moved files."""
     moved: list[Path] = []
@@ -158,6 +169,7 @@ def stage(root: Path = ROOT, stage_root: Path = STAGE_ROOT) -> Path:
         moved += _copy_role(role, dest / "roles", plugins)
     filters = [name for path in moved if path.parent.name == "filter" and path.suffix == ".py"
                for name in filter_names(path)]
+    modules = [path.stem for path in moved if path.parent.name == "modules" and path.suffix == ".py"]
     _write_sanity_ignores(dest, [path for path in moved if path.parent.name == "modules"], root)
 
     (dest / "playbooks").mkdir()
@@ -168,7 +180,7 @@ def stage(root: Path = ROOT, stage_root: Path = STAGE_ROOT) -> Path:
     for path in sorted(dest.rglob("*")):
         if path.is_file() and path.suffix in _TEXT_SUFFIXES and ("roles" in path.parts or "playbooks" in path.parts):
             text = path.read_text()
-            qualified = qualify_filters(text, filters)
+            qualified = qualify_module_defaults(qualify_filters(text, filters), modules)
             if qualified != text:
                 path.write_text(qualified)
     return dest

@@ -85,8 +85,12 @@ def plan(only: list[str] | None, lint: bool, unit: bool, debian12: bool) -> list
     return steps
 
 
+def _slug(step: Step) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", step.name).strip("-").lower()
+
+
 def _log_path(step: Step) -> str:
-    return str(LOG_DIR / (re.sub(r"[^A-Za-z0-9]+", "-", step.name).strip("-").lower() + ".log"))
+    return str(LOG_DIR / (_slug(step) + ".log"))
 
 
 _print_lock = threading.Lock()
@@ -97,6 +101,10 @@ def _run(step: Step, env: dict[str, str], capture: bool) -> None:
     step_env = {**env, **step.extra_env}
     if step.slot:
         step_env["BULWARK_LAB_SLOT"] = step.slot
+    if step.lab:
+        # Molecule keeps a scenario's inventory and files in one directory per scenario name: two lanes running
+        # the same scenario (Debian 13 and 12) at once would share it. One directory per step instead.
+        step_env["MOLECULE_EPHEMERAL_DIRECTORY"] = str(STATE_DIR / "molecule" / _slug(step))
     where = f" [lab slot {step.slot}]" if step.slot else ""
     with _print_lock:
         print(f"\n=== {step.name}{where}: {' '.join(step.argv)}", flush=True)

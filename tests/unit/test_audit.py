@@ -30,6 +30,7 @@ import audit  # roles/audit/filter_plugins/audit.py
 import pinning
 from ansible.module_utils import (bulwark_audit, bulwark_audit_dns, bulwark_audit_http,  # noqa: F401
                                   bulwark_audit_mail, bulwark_audit_net, bulwark_audit_report, bulwark_audit_tls)
+from ansible.module_utils import bulwark_audit_checks
 from pki_factory import make_cert, new_key
 
 REPO = Path(__file__).resolve().parents[2]
@@ -188,6 +189,26 @@ def test_a_broken_check_is_a_warning_not_a_crash() -> None:
     finally:
         del bulwark_audit.REGISTRY["test-kind"]
     assert (finding.result, finding.evidence) == ("warn", "the check could not run: ValueError: boom")
+
+
+def test_the_audit_runs_the_checks_of_its_listed_check_modules() -> None:
+    listed = bulwark_audit_checks.REGISTRY
+    assert list(listed) == list(bulwark_audit.registry(bulwark_audit_checks.CHECK_MODULES))
+    assert {"host", "firewall", "https", "dns", "mail"} == set(listed)
+    assert [c.name for c in listed["host"]] == ["reachable"]  # the core's own check
+    assert {c.module for checks in listed.values() for c in checks} == {
+        module.__name__ for module in (bulwark_audit, *bulwark_audit_checks.CHECK_MODULES)}
+
+    @bulwark_audit.check("test-kind", "unlisted")
+    def unlisted(ctx: Any, service: dict[str, Any]) -> Any:
+        """A check of a module the audit does not list."""
+
+    try:
+        assert "test-kind" not in bulwark_audit.registry(bulwark_audit_checks.CHECK_MODULES)
+    finally:
+        del bulwark_audit.REGISTRY["test-kind"]
+    with pytest.raises(ValueError, match="bulwark_audit_report"):
+        bulwark_audit.registry([bulwark_audit_report])
 
 
 def test_every_kind_has_checks_and_mail_waits_for_its_role() -> None:

@@ -30,6 +30,16 @@ def test_playbook_roles_get_the_full_name() -> None:
         "    - role: other.ns.nginx_tls\n")
 
 
+def test_module_defaults_and_task_keys_get_the_full_name() -> None:
+    text = ("  module_defaults:\n    bulwark_firewalld:\n      zone: public\n"
+            "- name: Plan\n  bulwark_firewalld:\n    stage: plan\n- bulwark_firewalld_extra:\n"
+            "  msg: bulwark_firewalld:\n")
+    assert collection.qualify_module_defaults(text, ["bulwark_firewalld"]) == (
+        "  module_defaults:\n    bulwark.hardening.bulwark_firewalld:\n      zone: public\n"
+        "- name: Plan\n  bulwark.hardening.bulwark_firewalld:\n    stage: plan\n- bulwark_firewalld_extra:\n"
+        "  msg: bulwark_firewalld:\n")
+
+
 def test_filter_names_are_read_without_importing(tmp_path: Path) -> None:
     path = tmp_path / "f.py"
     path.write_text("import not_installed\nclass FilterModule:\n    def filters(self):\n"

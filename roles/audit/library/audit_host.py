@@ -16,7 +16,7 @@ description:
   - A tool missing on the probe makes the checks that need it C(n/a) and adds one C(warn) finding that says
     so; an unreachable host or one without an address gets one C(fail) and the rest C(n/a).
 version_added: "1.0.0"
-author: Bulwark maintainers
+author: Bulwark maintainers (@bulwark)
 options:
   plan:
     description:
@@ -75,13 +75,11 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 try:  # the collection bulwark.hardening
-    from ansible_collections.bulwark.hardening.plugins.module_utils import (  # noqa: F401 - they register
-        bulwark_audit_dns, bulwark_audit_http, bulwark_audit_mail, bulwark_audit_net, bulwark_audit_tls)
     from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_audit import Context, run_host
+    from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_audit_checks import REGISTRY
 except ImportError:  # a role of the repository: module_utils of the `audit` role
-    from ansible.module_utils import (  # noqa: F401 - importing registers the checks of each kind
-        bulwark_audit_dns, bulwark_audit_http, bulwark_audit_mail, bulwark_audit_net, bulwark_audit_tls)
     from ansible.module_utils.bulwark_audit import Context, run_host
+    from ansible.module_utils.bulwark_audit_checks import REGISTRY
 
 
 def main() -> None:
@@ -94,7 +92,7 @@ def main() -> None:
         module.fail_json(msg="plan: needs 'host' (build it with the audit_plan filter)")
     started = time.monotonic()
     ctx = Context(plan, options)
-    findings = [f.as_dict() for f in run_host(ctx)]
+    findings = [f.as_dict() for f in run_host(ctx, REGISTRY)]
     module.exit_json(changed=False, findings=findings, tools=ctx.tools, seconds=round(time.monotonic() - started, 2),
                      timings=[list(t) for t in sorted(ctx.timings, key=lambda t: -t[2])])
 

@@ -9,17 +9,17 @@ DOCUMENTATION = r"""
 module: audit_report
 short_description: Write the audit's audit.json and audit.html
 description:
-  - Merges the results of M(audit_host) for every host into one document, validates it against the JSON
-    Schema when the C(jsonschema) library is there, and writes C(audit.json) and C(audit.html) (one
-    self-contained page, no JavaScript) into O(output_dir).
+  - Merges the results of M(bulwark.hardening.audit_host) for every host into one document, validates it
+    against the JSON Schema when the C(jsonschema) library is there, and writes C(audit.json) and C(audit.html)
+    (one self-contained page, no JavaScript) into O(output_dir).
   - Returns a short summary for the terminal and the counts, so the play can fail when a check failed.
 version_added: "1.0.0"
-author: Bulwark maintainers
+author: Bulwark maintainers (@bulwark)
 options:
   results:
     description:
-      - One item per audited host, C(host), C(addresses), and either C(findings), C(tools) and C(seconds) (the
-        M(audit_host) result) or C(error) (why the checks could not run).
+      - One item per audited host, C(host), C(addresses), and either C(findings), C(tools) and C(seconds)
+        (the M(bulwark.hardening.audit_host) result) or C(error) (why the checks could not run).
     type: list
     elements: dict
     required: true
@@ -74,15 +74,11 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 try:  # the collection bulwark.hardening
-    from ansible_collections.bulwark.hardening.plugins.module_utils import (  # noqa: F401 - they register
-        bulwark_audit_dns, bulwark_audit_http, bulwark_audit_mail, bulwark_audit_net, bulwark_audit_tls)
-    from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_audit import REGISTRY
+    from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_audit_checks import REGISTRY
     from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_audit_report import (
         build_document, render_html, summary_lines)
 except ImportError:  # a role of the repository: module_utils of the `audit` role
-    from ansible.module_utils import (  # noqa: F401 - importing registers the checks of each kind
-        bulwark_audit_dns, bulwark_audit_http, bulwark_audit_mail, bulwark_audit_net, bulwark_audit_tls)
-    from ansible.module_utils.bulwark_audit import REGISTRY
+    from ansible.module_utils.bulwark_audit_checks import REGISTRY
     from ansible.module_utils.bulwark_audit_report import build_document, render_html, summary_lines
 
 

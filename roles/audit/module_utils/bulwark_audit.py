@@ -20,7 +20,8 @@ import time
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from types import ModuleType
+from typing import Any, Callable, Sequence
 
 RESULTS = ("pass", "fail", "warn", "n/a")
 
@@ -55,9 +56,11 @@ class Check:
     func: Callable[["Context", dict[str, Any]], Any]
     needs: tuple[str, ...] = ()  # tools (see TOOLS) without which the check cannot run
     title: str = ""
+    module: str = ""  # the module that registered it (see registry)
 
 
-# kind -> its checks, in report order. Kinds register themselves (module_utils bulwark_audit_*).
+# kind -> its checks, in report order. The check modules (module_utils bulwark_audit_*) register theirs when
+# imported; what the audit runs is ``registry(CHECK_MODULES)`` (bulwark_audit_checks), not whatever was imported.
 REGISTRY: dict[str, list[Check]] = {}
 
 
@@ -68,10 +71,23 @@ def check(kind: str, name: str, needs: tuple[str, ...] = (), title: str = "") ->
         checks = REGISTRY.setdefault(kind, [])
         checks[:] = [c for c in checks if c.name != name]
         doc = (func.__doc__ or "").strip().splitlines()
-        checks.append(Check(name, func, needs, title or (doc[0] if doc else name)))
+        checks.append(Check(name, func, needs, title or (doc[0] if doc else name), func.__module__))
         return func
 
     return register
+
+
+def registry(modules: Sequence[ModuleType]) -> dict[str, list[Check]]:
+    """The checks of ``modules`` (check modules, imported) and of this core, by kind in report order.
+
+    Raises ValueError for a module that registered no check (listed, but not a check module).
+    """
+    names = {module.__name__ for module in modules} | {__name__}
+    found = {kind: [c for c in checks if c.module in names] for kind, checks in REGISTRY.items()}
+    silent = sorted(names - {c.module for checks in found.values() for c in checks})
+    if silent:
+        raise ValueError(f"not check modules (they registered no check): {', '.join(silent)}")
+    return {kind: checks for kind, checks in found.items() if checks}
 
 
 def _python_module(name: str) -> Callable[[], str | None]:
@@ -213,11 +229,13 @@ def _run_check(ctx: Context, service: dict[str, Any], item: Check) -> list[Findi
                             details=traceback.format_exc().splitlines()[-6:])]
 
 
-def run_host(ctx: Context) -> list[Finding]:
-    """Every registered check of every service in the plan, in parallel; findings in plan order."""
+def run_host(ctx: Context, checks: dict[str, list[Check]] | None = None) -> list[Finding]:
+    """Every check (of ``checks``, by default every registered one) of every service in the plan, in parallel;
+    findings in plan order."""
+    checks = REGISTRY if checks is None else checks
     services = list(ctx.plan.get("services", []))
     findings: list[Finding] = []
-    missing_tools = sorted({tool for service in services for item in REGISTRY.get(service["kind"], [])
+    missing_tools = sorted({tool for service in services for item in checks.get(service["kind"], [])
                             for tool in item.needs if not ctx.has(tool)})
     if missing_tools:
         findings.append(Finding(ctx.host, "probe", "probe-tools", "warn",
@@ -226,7 +244,7 @@ def run_host(ctx: Context) -> list[Finding]:
     gate = _reachability_gate(ctx, services)
     jobs: list[tuple[int, int, Future | list[Finding]]] = []
     for s_index, service in enumerate(services):
-        for c_index, item in enumerate(REGISTRY.get(service["kind"], [])):
+        for c_index, item in enumerate(checks.get(service["kind"], [])):
             if gate and service["kind"] not in ("host",):
                 jobs.append((s_index, c_index, [ctx.finding(service, item.name, "n/a", gate)]))
             else:

@@ -20,8 +20,8 @@ from typing import Any
 
 try:  # the collection bulwark.hardening
     from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_audit import Context, check
-    from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_audit_tls import (key_type,
-                                                                                               served_certificates)
+    from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_audit_tls import (
+        key_type, served_certificates)
 except ImportError:  # a role of the repository: module_utils of the `audit` role
     from ansible.module_utils.bulwark_audit import Context, check
     from ansible.module_utils.bulwark_audit_tls import key_type, served_certificates
@@ -554,8 +554,9 @@ def check_caa_published(ctx: Context, service: dict[str, Any]) -> Any:
         lines.append(f"{domain} CAA ({_status_text(result)}): {'; '.join(sorted(got)) or 'none'}")
         if got != want:
             missing, extra = sorted(want - got), sorted(got - want)
-            problems.append(f"{domain}: " + "; ".join(filter(None, [f"missing {', '.join(missing)}" if missing else "",
-                                                                   f"not declared {', '.join(extra)}" if extra else ""])))
+            differences = [f"missing {', '.join(missing)}" if missing else "",
+                           f"not declared {', '.join(extra)}" if extra else ""]
+            problems.append(f"{domain}: " + "; ".join(filter(None, differences)))
         elif result["status"] != "secure":
             problems.append(f"{domain} CAA: {_status_text(result)} ({result['error']})")
     return ctx.verdict(service, "caa-published", problems, "; ".join(lines), "dns_records_caa (re-run dns_records)",

@@ -337,7 +337,7 @@ def check_preload(ctx: Context, service: dict[str, Any]) -> Any:
     www = _get(ctx, service, f"https://www.{domain}/", address=www_address, verify=True) if www_address else None
     rules = preload_rules(domain, https, http, verified, www)
     lines = [f"{'pass' if ok else 'FAIL'}: {rule} ({seen})" for rule, ok, seen in rules]
-    failed = [rule for rule, ok, _ in rules if not ok]
+    failed = [rule for rule, ok, _seen in rules if not ok]
     summary = f"{domain}: {len(rules) - len(failed)}/{len(rules)} rules pass" + \
         (f"; failing: {', '.join(failed)}" if failed else "")
     if not declared:

@@ -42,7 +42,7 @@ def _expand(ranges: str) -> list[int]:
         part = part.strip()
         if not part:
             continue
-        low, _, high = part.partition("-")
+        low, _dash, high = part.partition("-")
         result.extend(range(int(low), int(high or low) + 1))
     return result
 

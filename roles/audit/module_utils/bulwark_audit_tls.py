@@ -139,7 +139,7 @@ def name_matches(name: str, pattern: str) -> bool:
     """Whether certificate name ``pattern`` (possibly ``*.example.org``) covers host ``name``."""
     name, pattern = name.lower().rstrip("."), pattern.lower().rstrip(".")
     if pattern.startswith("*."):
-        head, _, rest = name.partition(".")
+        head, _dot, rest = name.partition(".")
         return bool(head) and rest == pattern[2:]
     return name == pattern
 
@@ -155,8 +155,9 @@ def check_versions(ctx: Context, service: dict[str, Any]) -> Any:
     text = f"accepted {', '.join(got) or 'none'}; {service['profile']['name']} profile: {', '.join(want)}"
     extra, missing = sorted(set(got) - set(want)), sorted(set(want) - set(got))
     if extra or missing:
-        why = "; ".join(filter(None, [f"accepted but not declared: {', '.join(extra)}" if extra else "",
-                                       f"declared but refused: {', '.join(missing)}" if missing else ""]))
+        differences = [f"accepted but not declared: {', '.join(extra)}" if extra else "",
+                       f"declared but refused: {', '.join(missing)}" if missing else ""]
+        why = "; ".join(filter(None, differences))
         return ctx.finding(service, "tls-versions", "fail", f"{why} ({text})", variable="tls_profile")
     return ctx.finding(service, "tls-versions", "pass", text)
 

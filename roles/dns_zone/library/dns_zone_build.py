@@ -11,19 +11,6 @@ checked with Knot's own ``kzonecheck``; an error names the zone, the source of t
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import ipaddress
-import json
-import os
-import re
-import shutil
-import tempfile
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
-
-from ansible.module_utils.basic import AnsibleModule
-
 DOCUMENTATION = r"""
 ---
 module: dns_zone_build
@@ -37,8 +24,8 @@ description:
   - TSIG secrets are made on the host (C(/etc/bulwark/*-tsig.key), 0600) and written into a Knot include
     (0640 root:knot); they never appear in arguments, results or diffs. C(knot.conf) carries a digest of the
     include, so a new key is a change of C(knot.conf) and reaches Knot through the durable apply.
-  - For zones with O(zones[].acme_challenge_updates), the C(_acme-challenge) TXT records that dynamic updates
-    added are carried into a zone file that changes for other reasons, so a reload never drops them; a zone
+  - For zones that take ACME updates (C(acme_challenge_updates) of an O(zones) item), the C(_acme-challenge)
+    TXT records that dynamic updates added are carried into a zone file that changes for other reasons, so a reload never drops them; a zone
     whose declared data did not change keeps its file byte for byte.
   - DNSSEC key files Knot made (0640) are tightened to 0600 on every run; this follows Knot's own key
     schedule and is not reported as a change.
@@ -85,7 +72,7 @@ options:
     description: The reload-pending marker config_apply keeps for knot; while it exists, RV(in_sync) is false.
     type: path
     default: /var/lib/bulwark/apply/knot.json
-author: Bulwark maintainers
+author: Bulwark maintainers (@bulwark)
 notes:
   - Supports check mode (nothing is written; C(kzonecheck) still checks).
   - When Knot's programs are missing, returns only RV(missing); the role installs the packages and calls again.
@@ -163,6 +150,19 @@ missing:
   elements: str
 """
 
+import base64
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
 Runner = Callable[[Sequence[str]], "tuple[int, str, str]"]
 
 HEADER = ("; Managed by Bulwark's dns_zone role: change dns_zone_zones (or the dns_records fragment), not this file.\n"
@@ -231,7 +231,7 @@ def assemble(zone: Mapping[str, Any], fragment: str | None, fragment_path: str) 
         for number, text in enumerate(fragment.splitlines()):
             owner = owner_of(text, name, owner)
             add(text, f"{fragment_path} line {number + 1}", owner if is_record(text) else "")
-    return "\n".join(text for text, _, _ in lines) + "\n", [(source, owner) for _, source, owner in lines]
+    return "\n".join(line[0] for line in lines) + "\n", [(source, owner) for _text, source, owner in lines]
 
 
 def split_acme(content: str) -> tuple[str, str]:
@@ -260,7 +260,7 @@ def acme_owner_names(zone: str, sources: Sequence[tuple[str, str]], content: str
     the zone, except service names (a first label starting with '_') and names at or below a delegation."""
     delegated = set()
     owners = set()
-    for (_, owner), text in zip(sources, content.splitlines()):
+    for (_source, owner), text in zip(sources, content.splitlines()):
         if not owner or not is_record(text):
             continue
         fields = text.split(";", 1)[0].split()
@@ -294,7 +294,7 @@ def kzonecheck_problems(zone: str, output: str, sources: Sequence[tuple[str, str
         if semantic:
             owner = semantic.group(1).rstrip(".").lower()
             where = sorted({source for source, own in sources if own == owner and "header" not in source})
-            values = [lines[i].strip()[:120] for i, (_, own) in enumerate(sources)
+            values = [lines[i].strip()[:120] for i, (_source, own) in enumerate(sources)
                       if own == owner and is_record(lines[i])][:3]
             problems.append(f"zone {zone}: {', '.join(where) or owner}: {semantic.group(2)} (owner {owner}): {values}")
     return problems or [f"zone {zone}: kzonecheck rejected the zone: {output.strip()[:400]}"]

@@ -576,7 +576,7 @@ def is_proven(record: str | None, zone: str, permanent_lines: set[str] | None) -
 def default_zone(conf: str) -> str:
     """``DefaultZone`` of firewalld.conf (``public`` when unset, as firewalld itself assumes)."""
     for line in conf.splitlines():
-        key, _, value = line.strip().partition("=")
+        key, _equals, value = line.strip().partition("=")
         if key == "DefaultZone" and value.strip():
             return value.strip()
     return "public"
