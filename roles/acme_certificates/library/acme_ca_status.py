@@ -4,22 +4,6 @@
 
 from __future__ import annotations
 
-import base64
-import datetime
-import hashlib
-import json
-import ssl
-import urllib.request
-from collections.abc import Callable
-from typing import Any
-
-from ansible.module_utils.basic import AnsibleModule
-
-try:
-    from cryptography import x509
-except ImportError:  # reported by main()
-    x509 = None  # type: ignore[assignment]
-
 DOCUMENTATION = r"""
 ---
 module: acme_ca_status
@@ -51,7 +35,7 @@ options:
     type: int
     default: 10
 requirements: [cryptography]
-author: Bulwark maintainers
+author: Bulwark maintainers (@bulwark)
 notes:
   - Supports check mode (it never changes anything).
 """
@@ -74,6 +58,22 @@ ari:
   returned: always
   type: dict
 """
+
+import base64
+import datetime
+import hashlib
+import json
+import ssl
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+try:
+    from cryptography import x509
+except ImportError:  # reported by main()
+    x509 = None  # type: ignore[assignment]
 
 Fetch = Callable[[str], Any]  # URL -> decoded JSON; raises on any failure
 

@@ -126,7 +126,7 @@ def authoritative_servers(run: Runner, server: str, zone: str) -> list[str]:
         found: list[str] = []
         for rtype in ("A", "AAAA"):
             for argv in (["kdig", f"@{server}", "+norecurse", "+short", ns, rtype], ["kdig", "+short", ns, rtype]):
-                rc, out, _ = run(argv, None)
+                rc, out, _err = run(argv, None)
                 answers = [a.strip() for a in out.splitlines() if rc == 0 and re.match(r"^[0-9a-fA-F:.]+$", a.strip())]
                 if answers:
                     found += answers

@@ -8,26 +8,6 @@ digests and certificate signing requests only.
 
 from __future__ import annotations
 
-import base64
-import datetime
-import hashlib
-import json
-import os
-import re
-import tempfile
-import time
-from collections.abc import Callable, Sequence
-from typing import Any
-
-from ansible.module_utils.basic import AnsibleModule
-
-try:  # the collection bulwark.hardening
-    from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_acme import certificate_paths
-    from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_pem import certificate_blocks
-except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
-    from ansible.module_utils.bulwark_acme import certificate_paths
-    from ansible.module_utils.bulwark_pem import certificate_blocks
-
 DOCUMENTATION = r"""
 ---
 module: acme_host
@@ -123,7 +103,7 @@ options:
         the shape tls_public_keys reads), and the ACME accounts.
     type: path
     default: /etc/ansible/facts.d/bulwark_acme.fact
-author: Bulwark maintainers
+author: Bulwark maintainers (@bulwark)
 notes:
   - Supports check mode (nothing is written; keys and requests that would be made are reported as changes).
 """
@@ -165,6 +145,26 @@ certificates:
   type: list
   elements: dict
 """
+
+import base64
+import datetime
+import hashlib
+import json
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+try:  # the collection bulwark.hardening
+    from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_acme import certificate_paths
+    from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_pem import certificate_blocks
+except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
+    from ansible.module_utils.bulwark_acme import certificate_paths
+    from ansible.module_utils.bulwark_pem import certificate_blocks
 
 Runner = Callable[[Sequence[str], "str | None"], "tuple[int, str, str]"]
 _KEY_NAME_RE = re.compile(r"^(ecdsa|rsa)-([0-9a-f]{16})\.key$")
@@ -293,7 +293,7 @@ class Host:
         fd, tmp = tempfile.mkstemp(dir=self.keys, prefix=".new-", suffix=".key")
         os.close(fd)
         try:
-            rc, _, err = self.run(["openssl", "genpkey", *algorithm, "-out", tmp], None)
+            rc, _out, err = self.run(["openssl", "genpkey", *algorithm, "-out", tmp], None)
             if rc != 0:
                 raise OSError(f"openssl genpkey failed: {err.strip()}")
             os.chmod(tmp, 0o600)

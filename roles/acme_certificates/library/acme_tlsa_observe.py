@@ -4,21 +4,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-try:
-    import dns.flags
-    import dns.message
-    import dns.query
-    import dns.rdatatype
-    import dns.resolver
-except ImportError:  # reported by main()
-    dns = None  # type: ignore[assignment]
-
 DOCUMENTATION = r"""
 ---
 module: acme_tlsa_observe
@@ -52,7 +37,7 @@ options:
     type: float
     default: 3
 requirements: [dnspython]
-author: Bulwark maintainers
+author: Bulwark maintainers (@bulwark)
 notes:
   - Supports check mode (it never changes anything).
 """
@@ -76,6 +61,21 @@ observations:
   returned: always
   type: dict
 """
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    import dns.flags
+    import dns.message
+    import dns.query
+    import dns.rdatatype
+    import dns.resolver
+except ImportError:  # reported by main()
+    dns = None  # type: ignore[assignment]
 
 
 @dataclass
