@@ -207,15 +207,25 @@ def read_next_key(run: Runner, openssl: str, path: str, kind: str = "next") -> d
     return {"kind": kind, "path": path, "certificate": None, "public_key": key_pem, "spki_sha256": digest}
 
 
-def read_fact(path: str) -> list[dict[str, Any]] | None:
-    """The sites of the published fact, or None when the host has none."""
+def read_json(path: str, label: str) -> Any:
+    """The JSON document at ``path``, or None when there is no such file; ``label`` names it in errors."""
     if not path or not os.path.exists(path):
         return None
     try:
         with open(path, encoding="utf-8") as handle:
-            fact = json.load(handle)
+            document = json.load(handle)
     except (OSError, ValueError) as exc:
-        raise ReadError(f"fact {path}: not readable as JSON ({exc})") from None
+        raise ReadError(f"{label} {path}: not readable as JSON ({exc})") from None
+    if document is None:  # None means "no file" to the callers
+        raise ReadError(f"{label} {path}: holds JSON null")
+    return document
+
+
+def read_fact(path: str) -> list[dict[str, Any]] | None:
+    """The sites of the published fact, or None when the host has none."""
+    fact = read_json(path, "fact")
+    if fact is None:
+        return None
     if not isinstance(fact, Mapping) or fact.get("schema") != FACT_SCHEMA or not isinstance(fact.get("sites"), list):
         raise ReadError(f"fact {path}: not a schema {FACT_SCHEMA} Bulwark TLS fact (a 'sites' list)")
     return [dict(site) for site in fact["sites"]]
@@ -250,13 +260,9 @@ def read_services(services: Sequence[Mapping[str, Any]], source: str, run: Runne
 def read_acme_fact(path: str) -> dict[str, Any]:
     """acme_certificates' fact: ``{services, accounts, certificates}`` (empty lists when the host has none)."""
     empty: dict[str, Any] = {"services": [], "accounts": [], "certificates": []}
-    if not path or not os.path.exists(path):
+    fact = read_json(path, "acme fact")
+    if fact is None:
         return empty
-    try:
-        with open(path, encoding="utf-8") as handle:
-            fact = json.load(handle)
-    except (OSError, ValueError) as exc:
-        raise ReadError(f"acme fact {path}: not readable as JSON ({exc})") from None
     if not isinstance(fact, Mapping) or fact.get("schema") != ACME_FACT_SCHEMA:
         raise ReadError(f"acme fact {path}: not a schema {ACME_FACT_SCHEMA} acme_certificates fact")
     lists = {key: fact.get(key) or [] for key in empty}
