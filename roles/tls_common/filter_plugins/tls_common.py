@@ -42,8 +42,8 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
 try:  # the collection bulwark.hardening
-    from ansible_collections.bulwark.hardening.plugins.module_utils import (bulwark_acme, bulwark_dns, bulwark_messages,
-                                                                          bulwark_pem)
+    from ansible_collections.bulwark.hardening.plugins.module_utils import (
+        bulwark_acme, bulwark_dns, bulwark_messages, bulwark_pem)
 except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
     sys.path.append(str(Path(__file__).resolve().parents[2] / "shared" / "module_utils"))
     import bulwark_acme  # type: ignore[no-redef]
