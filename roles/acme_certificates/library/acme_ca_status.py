@@ -63,12 +63,11 @@ import base64
 import datetime
 import hashlib
 import json
-import ssl
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import open_url
 
 try:
     from cryptography import x509
@@ -149,11 +148,11 @@ def main() -> None:
     )
     if x509 is None:
         module.fail_json(msg="acme_ca_status needs the Python cryptography library on the controller")
-    context = ssl.create_default_context(cafile=module.params["ca_bundle"] or None)
 
     def fetch(url: str) -> Any:
-        request = urllib.request.Request(url, headers={"User-Agent": "bulwark-acme_certificates"})
-        with urllib.request.urlopen(request, timeout=module.params["timeout"], context=context) as response:
+        # One try: a CA that does not answer now is down for this run.
+        with open_url(url, timeout=module.params["timeout"], ca_path=module.params["ca_bundle"] or None,
+                      http_agent="bulwark-acme_certificates") as response:
             return json.loads(response.read().decode("utf-8"))
 
     cas = {str(k): str(v or "") for k, v in module.params["cas"].items()}

@@ -469,8 +469,9 @@ def main() -> None:
                 "id": {"type": "str", "required": True},
                 "key": {"type": "str", "default": "current", "choices": ["current", "next"]},
             }},
-            "tokens": {"type": "list", "elements": "dict", "default": []},
-            "tokens_absent": {"type": "list", "elements": "path", "default": []},
+            # http-01 key authorizations are served to anyone on port 80: not secrets.
+            "tokens": {"type": "list", "elements": "dict", "default": [], "no_log": False},
+            "tokens_absent": {"type": "list", "elements": "path", "default": [], "no_log": False},
             "fact": {"type": "dict", "default": {}},
             "fact_path": {"type": "path", "default": "/etc/ansible/facts.d/bulwark_acme.fact"},
             "services": {"type": "list", "elements": "str", "default": []},
