@@ -78,21 +78,31 @@ class BenchHost:
 
     def playbook(self, playbook: str | Path, *extra: str) -> tuple[float, int]:
         """Run ``playbook`` once; return wall seconds and the recap's changed count. Fails loudly."""
-        cmd = ["ansible-playbook", "-i", str(self.inventory), str(playbook), *extra]
-        started = time.monotonic()
-        proc = subprocess.run(cmd, cwd=ROOT, env=venv_env(), capture_output=True, text=True, check=False)
-        seconds = time.monotonic() - started
-        if proc.returncode != 0:
-            sys.exit(f"benchmark: {' '.join(cmd)} failed:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")
-        changed = sum(int(m["changed"]) for m in RECAP.finditer(proc.stdout))
-        return round(seconds, 2), changed
+        return run_playbook(self.inventory, playbook, *extra)
 
     def compare(self, playbook: str | Path, repeat: int = 3, *extra: str) -> Comparison:
         """Alternate floor and role runs ``repeat`` times, so both see the same machine load."""
-        floor, role, changed = [], [], 0
-        for _ in range(repeat):
-            floor.append(self.playbook(NOOP_PLAYBOOK)[0])
-            seconds, run_changed = self.playbook(playbook, *extra)
-            role.append(seconds)
-            changed += run_changed
-        return Comparison(floor, role, changed)
+        return compare(self.inventory, playbook, repeat, *extra)
+
+
+def run_playbook(inventory: str | Path, playbook: str | Path, *extra: str) -> tuple[float, int]:
+    """Run ``playbook`` once against ``inventory``; return wall seconds and the recap's changed count."""
+    cmd = ["ansible-playbook", "-i", str(inventory), str(playbook), *extra]
+    started = time.monotonic()
+    proc = subprocess.run(cmd, cwd=ROOT, env=venv_env(), capture_output=True, text=True, check=False)
+    seconds = time.monotonic() - started
+    if proc.returncode != 0:
+        sys.exit(f"benchmark: {' '.join(cmd)} failed:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")
+    changed = sum(int(m["changed"]) for m in RECAP.finditer(proc.stdout))
+    return round(seconds, 2), changed
+
+
+def compare(inventory: str | Path, playbook: str | Path, repeat: int = 3, *extra: str) -> Comparison:
+    """Alternate no-op floor and ``playbook`` runs ``repeat`` times, so both see the same machine load."""
+    floor, role, changed = [], [], 0
+    for _ in range(repeat):
+        floor.append(run_playbook(inventory, NOOP_PLAYBOOK, *extra)[0])
+        seconds, run_changed = run_playbook(inventory, playbook, *extra)
+        role.append(seconds)
+        changed += run_changed
+    return Comparison(floor, role, changed)

@@ -52,7 +52,9 @@ def cmd_lab(args: argparse.Namespace) -> int:
 def _playbook(playbook: str, extra: list[str] | None = None) -> int:
     argv = ["ansible-playbook", "-i", "inventories/lab", playbook, *(extra or [])]
     print(f"bulwark: running {' '.join(argv)}", file=sys.stderr, flush=True)
-    return subprocess.run(argv, cwd=ROOT, env=host.venv_env(), check=False).returncode
+    # PWD as a shell would set it: the audit resolves a relative audit_output_dir against it.
+    env = {**host.venv_env(), "PWD": str(ROOT)}
+    return subprocess.run(argv, cwd=ROOT, env=env, check=False).returncode
 
 
 def cmd_site(args: argparse.Namespace) -> int:
@@ -93,6 +95,10 @@ def cmd_collection(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
+    known = [*suite.scenarios(), suite.FAULTS, suite.PORTABLE]
+    unknown = [name for name in args.scenario if name not in known]
+    if unknown:
+        raise StepError("test", f"unknown scenario(s) {', '.join(map(repr, unknown))}: choose from {', '.join(known)}")
     versions = ("13", "12") if args.debian12 else ("13",)
     _prepare(versions)
     steps = suite.plan(args.scenario or None, lint=not args.no_lint, unit=not args.no_unit, debian12=args.debian12)

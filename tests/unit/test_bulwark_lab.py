@@ -109,3 +109,13 @@ def test_audit_passes_its_options_on_to_ansible_playbook(monkeypatch: pytest.Mon
     assert seen == [["-e", "audit_probe_host=scanner", "--limit", "web-nginx"]]
     with pytest.raises(SystemExit):
         cli.main(["lab", "up", "--nonsense"])
+
+
+def test_an_unknown_scenario_is_named_before_anything_starts(monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from bulwark_lab import cli
+
+    monkeypatch.setattr(cli, "_prepare", lambda versions: pytest.fail("prepared the lab for an unknown scenario"))
+    assert cli.main(["test", "--no-lint", "dns_zone", "dnszone"]) != 0
+    err = capsys.readouterr().err
+    assert "unknown scenario(s) 'dnszone'" in err and "dns_zone" in err.split("choose from", 1)[1]

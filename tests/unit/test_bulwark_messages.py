@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ansible.module_utils.bulwark_messages import SHORT, describe, format_int, secret_kind
+from ansible.module_utils.bulwark_messages import SHORT, describe, describe_url, format_int, secret_kind
 from hostile import SECRET_FRAGMENTS, SECRET_VALUES, hostile_values, properties
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 @properties(500)
 @given(value=hostile_values)
 def test_any_value_is_described_briefly_and_without_secrets(value: Any) -> None:
-    text = describe(value)
-    assert isinstance(text, str) and len(text) < 2 * SHORT + 60
-    assert "-----" not in text and not any(fragment in text for fragment in SECRET_FRAGMENTS)
+    for text in (describe(value), describe_url(value)):
+        assert isinstance(text, str) and len(text) < 2 * SHORT + 60
+        assert "-----" not in text and not any(fragment in text for fragment in SECRET_FRAGMENTS)
 
 
 @properties(200)
@@ -60,3 +60,16 @@ def test_integers_past_pythons_conversion_limit() -> None:
 ])
 def test_descriptions(value: Any, text: str) -> None:
     assert describe(value) == text
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("http://hooks.example.org/s3cret-token", "'http://hooks.example.org/...'"),
+    ("https://hooks.example.org/?key=s3cret", "'https://hooks.example.org/...'"),
+    ("https://user:s3cret@hooks.example.org", "'https://hooks.example.org/...'"),
+    ("https://hooks.example.org/", "'https://hooks.example.org'"),
+    ("hooks.example.org/s3cret", "'hooks.example.org/s3cret'"),  # not a URL: shown as describe shows text
+    ("https://[::1/s3cret", "'https://[::1/s3cret'"),
+    (42, "42"),
+])
+def test_a_url_is_shown_without_its_path_query_or_user(url: Any, shown: str) -> None:
+    assert describe_url(url) == shown

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from config_apply import (ApplyFailed, Journal, ServiceState, apply, plan, recover, service_state,
                           sync_service)
+from config_apply import directory_entries, reload_units, unit_paths
 
 
 class FakeTest:
@@ -137,6 +138,116 @@ def test_hidden_content_is_not_in_the_diff(etc: Path) -> None:
     files = [{"path": str(etc / "conf.d" / "secret.conf"), "content": "key: s3cret\n", "diff": False}]
     todo = plan(files, [], [], [], lookup_id=lambda kind, name: 0)
     assert "s3cret" not in json.dumps(todo.diff)
+
+
+def test_a_directory_given_as_a_path_is_created_and_otherwise_left_alone(etc: Path) -> None:
+    (etc / "private").mkdir(mode=0o700)
+    todo = plan([], [], [], [str(etc / "private"), str(etc / "new")])
+    assert todo.paths == [str(etc / "new")] and todo.diff == []
+    apply(todo, FakeTest(0), ["true"])
+    assert (etc / "private").stat().st_mode & 0o7777 == 0o700 and (etc / "new").is_dir()
+
+
+def test_a_directory_mapping_sets_mode_owner_and_group(etc: Path) -> None:
+    log = etc / "log"
+    directories = [{"path": str(log), "mode": "2750", "owner": "root", "group": "knot"}]
+    todo = plan([], [], [], directories, lookup_id=_ids)
+    assert todo.paths == [str(log)] and todo.diff[0]["before"] == ""
+    apply(todo, FakeTest(0), ["true"])
+    assert log.stat().st_mode & 0o7777 == 0o2750
+    assert plan([], [], [], directories, lookup_id=_ids).paths == []
+    # An existing directory is corrected, with the change in the diff; the default mode is 0755.
+    todo = plan([], [], [], [{"path": str(log)}, {"path": str(etc / "conf.d"), "mode": "0750"}], lookup_id=_ids)
+    assert todo.paths == [str(etc / "conf.d")]
+    assert todo.diff[0]["after"].startswith("directory 0750 ")
+    apply(todo, FakeTest(0), ["true"])
+    assert (etc / "conf.d").stat().st_mode & 0o7777 == 0o750
+    assert plan([], [], [], [{"path": str(log), "mode": "0755"}], lookup_id=_ids).paths == [str(log)]
+
+
+@pytest.mark.parametrize("entry,message", [
+    (7, "directories[0] must be a path or a mapping"),
+    ({"mode": "0755"}, "directories[0] must be a path or a mapping"),
+    ({"path": "/srv/x", "recurse": "yes"}, "got a dict with path, recurse"),
+    ({"path": "/srv/x", "mode": 493}, "directories[0] must be a path or a mapping"),
+    ({"path": "/srv/x", "mode": "rwxr-x---"}, "directories[0].mode must be an octal mode"),
+    ("srv/x", "directories[0].path must be an absolute path, got 'srv/x'"),
+    ({"path": "~/x"}, "directories[0].path must be an absolute path, got '~/x'"),
+])
+def test_a_bad_directory_entry_is_refused(entry: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        directory_entries([entry])
+
+
+def test_unit_paths_are_those_systemd_reads() -> None:
+    assert unit_paths(["/etc/systemd/system/certspotter.service.d/bulwark.conf", "/etc/systemd/system.conf",
+                       "/etc/systemd/system/certspotter.service.d", "/lib/systemd/system/knot.service",
+                       "/etc/certspotter/watchlist", "/etc/systemd/system/../journald.conf"]) == [
+        "/etc/systemd/system/certspotter.service.d/bulwark.conf", "/etc/systemd/system/certspotter.service.d",
+        "/lib/systemd/system/knot.service"]
+
+
+class FakeUnits:
+    """systemctl for reload_units: what `show NeedDaemonReload` answers, and the calls made."""
+
+    def __init__(self, need: str = "no", fail: bool = False) -> None:
+        self.need, self.fail = need, fail
+        self.calls: list[list[str]] = []
+
+    def __call__(self, argv: Sequence[str]) -> tuple[int, str, str]:
+        self.calls.append(list(argv))
+        if argv[1] == "show":
+            return 0, self.need + "\n", ""
+        return (1, "", "Access denied") if self.fail else (0, "", "")
+
+
+RELOAD = ["systemctl", "daemon-reload"]
+SHOW = ["systemctl", "show", "--property=NeedDaemonReload", "--value", "certspotter"]
+
+
+@pytest.mark.parametrize("changed,pending,need,expected,calls", [
+    (["/etc/systemd/system/certspotter.service.d/bulwark.conf"], False, "no", True, [RELOAD]),
+    (["/etc/certspotter/watchlist"], False, "yes", False, []),  # nothing of ours changed a unit
+    ([], True, "yes", True, [SHOW, RELOAD]),  # a run died after writing the drop-in, before the reload
+    ([], True, "no", False, [SHOW]),
+    ([], False, "no", False, []),  # the re-run with nothing to do asks nothing
+])
+def test_reload_units(changed: list[str], pending: bool, need: str, expected: bool, calls: list[list[str]]) -> None:
+    systemctl = FakeUnits(need)
+    assert reload_units(systemctl, changed, "certspotter", pending) is expected
+    assert systemctl.calls == calls
+
+
+def test_a_failed_daemon_reload_is_an_error() -> None:
+    with pytest.raises(RuntimeError, match="daemon-reload.*Access denied"):
+        reload_units(FakeUnits(fail=True), ["/run/systemd/system/x.service"], "x", False)
+
+
+def test_a_changed_drop_in_reloads_systemd_before_the_restart(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import config_apply
+
+    units, state = tmp_path / "units", tmp_path / "state"
+    dropin = units / "certspotter.service.d" / "bulwark.conf"
+    monkeypatch.setattr(config_apply, "UNIT_DIRS", (f"{units}/",))
+    calls: list[list[str]] = []
+
+    def run_command(self: object, args: Sequence[str], **kwargs: object) -> tuple[int, str, str]:
+        calls.append(list(args))
+        return 0, {"is-active": "active\n", "is-enabled": "enabled\n"}.get(args[1], ""), ""
+
+    monkeypatch.setattr(config_apply.AnsibleModule, "run_command", run_command)
+    args = {"directories": [str(dropin.parent), {"path": str(tmp_path / "log"), "mode": "2750"}],
+            "files": [{"path": str(dropin), "content": "[Service]\nExecStart=\n"}],
+            "test_command": ["true", "check"], "service": "certspotter", "restart": True, "state_dir": str(state)}
+    first = _run_module(args, capsys)
+    assert first["daemon_reloaded"] and first["reloaded"] == "restarted"
+    assert calls[2:] == [["true", "check"], ["systemctl", "daemon-reload"], ["systemctl", "restart", "certspotter"]]
+    assert (tmp_path / "log").stat().st_mode & 0o7777 == 0o2750
+    calls.clear()
+    again = _run_module(args, capsys)
+    assert not again["changed"] and not again["daemon_reloaded"]
+    assert [c[1] for c in calls] == ["is-active", "is-enabled"]  # one read-only call, nothing more
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -435,3 +435,24 @@ def test_the_submit_command_checks_the_sct_with_the_log_list(lab: dict[str, Any]
     with pytest.raises(ValueError, match="does not verify"):
         ct_log.verify_sct(forged, lab["log"].spki, [x509.load_pem_x509_certificate(leaf.read_bytes()).public_bytes(
             serialization.Encoding.DER), _der(rogue)], precert=True)
+
+
+def test_submit_all_logs_the_chains_in_order_and_checks_every_sct(lab: dict[str, Any]) -> None:
+    rogue_key, rogue = lab["rogue"]
+    issuer = lab["tmp"] / "rogue.pem"
+    issuer.write_bytes(rogue.public_bytes(serialization.Encoding.PEM))
+    chains = []
+    for number, precert in enumerate([False, True, False]):
+        leaf = lab["tmp"] / f"leaf{number}.pem"
+        leaf.write_bytes(_leaf(f"n{number}.lab.test", rogue_key, rogue, precert=precert).public_bytes(
+            serialization.Encoding.PEM))
+        chains.append({"pem": [str(leaf), str(issuer)], "precert": precert})
+    before = len(lab["log"].entries)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert ct_log.main(["submit-all", lab["url"], json.dumps(chains), "--log-list", str(lab["log_list"])]) == 0
+    scts = json.loads(out.getvalue())
+    assert len(scts) == 3 and all(sct["verified"] for sct in scts)
+    assert len(lab["log"].entries) == before + 3
+    assert [entry.entry_type for entry in lab["log"].entries[before:]] == [ct_log.X509_ENTRY, ct_log.PRECERT_ENTRY,
+                                                                            ct_log.X509_ENTRY]

@@ -10,20 +10,31 @@ import pki_factory as pf
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ct_monitor import FilterModule, ct_monitor_config, ct_monitor_known_keys, ct_monitor_sources, ct_monitor_watchlist
+from ct_monitor import FilterModule, ct_monitor_config, ct_monitor_known_keys, ct_monitor_watchlist
+from pinning import spki_sha256
+from tls_keys import tls_key_reads, tls_key_set
 
-SITES = {
-    "web": [
-        {"name": "www.lab.test", "aliases": ["lab.test"],
-         "certificates": [{"cert": "/etc/ssl/www-rsa.crt", "key": "/etc/ssl/www-rsa.key",
-                           "next_key": "/etc/ssl/www-rsa.next.key"},
-                          {"cert": "/etc/ssl/www-ecdsa.crt", "key": "/etc/ssl/www-ecdsa.key"}]},
-        {"name": "*.apps.lab.test", "certificates": [{"cert": "/etc/ssl/apps.crt", "key": "/etc/ssl/apps.key"}]},
-    ],
-    "empty": [],
-}
+SITES = [
+    {"name": "www.lab.test", "aliases": ["lab.test"],
+     "certificates": [{"cert": "/etc/ssl/www-rsa.crt", "key": "/etc/ssl/www-rsa.key",
+                       "next_key": "/etc/ssl/www-rsa.next.key"},
+                      {"cert": "/etc/ssl/www-ecdsa.crt", "key": "/etc/ssl/www-ecdsa.key"}]},
+    {"name": "*.apps.lab.test", "certificates": [{"cert": "/etc/ssl/apps.crt", "key": "/etc/ssl/apps.key"}]},
+]
 SERVICE = {"host": "mx", "name": "mail.lab.test", "port": 25, "cert": "/etc/ssl/mail.crt",
            "next_key": "/etc/ssl/mail.next.key"}
+
+
+def _key(host: str, names: list[str], path: str, digest: str, kind: str = "current") -> dict[str, Any]:
+    """One entry of the shared key set, as tls_key_set returns it."""
+    return {"host": host, "names": names, "port": 443, "proto": "tcp", "source": "fallback", "kind": kind,
+            "path": path, "certificate": None, "public_key": "PUB", "spki_sha256": digest}
+
+
+KEYS = [_key("web", ["www.lab.test", "lab.test"], "/etc/ssl/www-rsa.crt", "a" * 64),
+        _key("web", ["www.lab.test", "lab.test"], "/etc/ssl/www-rsa.next.key", "b" * 64, "next"),
+        _key("web", ["*.apps.lab.test"], "/etc/ssl/apps.crt", "c" * 64),
+        _key("mx", ["mail.lab.test"], "/etc/ssl/mail.crt", "A" * 64)]
 
 
 def _config(**overrides: Any) -> dict[str, Any]:
@@ -36,30 +47,29 @@ def _config(**overrides: Any) -> dict[str, Any]:
 
 
 def test_the_filters_are_exported() -> None:
-    assert set(FilterModule().filters()) == {"ct_monitor_sources", "ct_monitor_watchlist", "ct_monitor_known_keys",
-                                             "ct_monitor_config"}
+    assert set(FilterModule().filters()) == {"ct_monitor_watchlist", "ct_monitor_known_keys", "ct_monitor_config"}
 
 
-def test_sources_cover_sites_services_and_staged_keys_once() -> None:
-    # Two name servers carry the same services: the files are read once.
-    sources = ct_monitor_sources(SITES, {"ns1": [SERVICE], "ns2": [SERVICE]})
-    assert [(s["host"], s["path"], s["next_key"]) for s in sources] == [
-        ("mx", "/etc/ssl/mail.crt", False), ("mx", "/etc/ssl/mail.next.key", True),
-        ("web", "/etc/ssl/apps.crt", False), ("web", "/etc/ssl/www-ecdsa.crt", False),
-        ("web", "/etc/ssl/www-rsa.crt", False), ("web", "/etc/ssl/www-rsa.next.key", True)]
-    assert sources[-1]["names"] == ["lab.test", "www.lab.test"]
+def test_the_reads_cover_every_site_service_and_staged_key() -> None:
+    """ct_monitor reads the shared key set: tls_sites of the TLS hosts and dns_records_services, staged keys too."""
+    reads = tls_key_reads(["web"], {"web": {"tls_sites": SITES}, "mx": {}}, [SERVICE, SERVICE],
+                          hosts_var="ct_monitor_tls_hosts", services_var="dns_records_services")
+    files = {(read["host"], certificate[kind]) for read in reads for service in read["services"] + read["fallback"]
+             for certificate in service["certificates"] for kind in ("cert", "next_key") if kind in certificate}
+    assert files == {("web", "/etc/ssl/www-rsa.crt"), ("web", "/etc/ssl/www-rsa.next.key"),
+                     ("web", "/etc/ssl/www-ecdsa.crt"), ("web", "/etc/ssl/apps.crt"), ("mx", "/etc/ssl/mail.crt"),
+                     ("mx", "/etc/ssl/mail.next.key")}
 
 
 def test_the_watch_list_has_every_name_wildcards_as_trees_and_the_extras() -> None:
-    sources = ct_monitor_sources(SITES, {"ns": [SERVICE]})
-    assert ct_monitor_watchlist(sources, ["Shop.Lab.Test."], ["dev.lab.test"]) == [
+    assert ct_monitor_watchlist(KEYS, ["Shop.Lab.Test."], ["dev.lab.test"]) == [
         "lab.test", ".apps.lab.test", ".dev.lab.test", "mail.lab.test", "shop.lab.test", "www.lab.test"]
 
 
 @pytest.mark.parametrize(("extra", "subdomains", "message"), [
-    (["bad..name"], [], "ct_monitor_extra_domains: 'bad..name' is not a valid DNS name (it has an empty label)"),
-    (["*.lab.test"], [], "ct_monitor_extra_domains: '*.lab.test' is not a valid DNS name"),
-    ([], ["-x.lab.test"], "ct_monitor_subdomains: '-x.lab.test' is not a valid DNS name"),
+    (["bad..name"], [], "ct_monitor_extra_domains: 'bad..name' is not a DNS name (it has an empty label)"),
+    (["*.lab.test"], [], "ct_monitor_extra_domains: '*.lab.test' is not a DNS name"),
+    ([], ["-x.lab.test"], "ct_monitor_subdomains: '-x.lab.test' is not a DNS name"),
     ("lab.test", [], "ct_monitor_extra_domains must be a list, got 'lab.test'"),
     ([42], [], "ct_monitor_extra_domains: 42 is not a DNS name"),
 ])
@@ -74,26 +84,42 @@ def test_nothing_to_watch_is_an_error() -> None:
         ct_monitor_watchlist([], [], [])
 
 
-def test_bad_site_and_service_data_is_named() -> None:
-    with pytest.raises(AnsibleFilterError, match=r"tls_sites of web\[0\].name: 'www\.\.lab' is not a valid DNS name"):
-        ct_monitor_sources({"web": [{"name": "www..lab", "certificates": []}]}, {})
-    with pytest.raises(AnsibleFilterError, match=r"dns_records_services of ns\[0\].cert: 'relative.crt' is not an"):
-        ct_monitor_sources({}, {"ns": [dict(SERVICE, cert="relative.crt")]})
+def test_a_key_set_that_is_not_one_is_named() -> None:
+    with pytest.raises(AnsibleFilterError, match=r"the key set\[0\] must be an entry of tls_key_set"):
+        ct_monitor_watchlist(["www.lab.test"])
+    with pytest.raises(AnsibleFilterError, match=r"the key set\[0\]\.spki_sha256: 'xyz' is not a hex SHA-256"):
+        ct_monitor_known_keys([{**KEYS[0], "spki_sha256": "xyz"}])
 
 
 def test_known_keys_map_each_digest_to_where_it_was_read() -> None:
-    key_a, key_b = pf.new_key("p256"), pf.new_key("p256")
-    digest_a = hashlib.sha256(pf.spki_der(key_a)).hexdigest()
-    digest_b = hashlib.sha256(pf.spki_der(key_b)).hexdigest()
-    results = [
-        {"item": "mx", "files": [{"path": "/b.crt", "next_key": False, "public": pf.cert_pem(pf.make_cert(key_a))}]},
-        {"item": "web", "files": [{"path": "/a.crt", "next_key": False, "public": pf.cert_pem(pf.make_cert(key_a))},
-                                  {"path": "/a.next", "next_key": True, "public": pf.public_pem(key_b)}]},
-    ]
     base = _config(extra_keys=["C" * 64])["known_keys"]
-    assert ct_monitor_known_keys(results, base) == {
-        digest_a: ["mx:/b.crt", "web:/a.crt"], digest_b: ["web:/a.next (staged next key)"],
-        "c" * 64: ["ct_monitor_extra_keys"]}
+    assert ct_monitor_known_keys(KEYS + KEYS[:1], base) == {
+        "a" * 64: ["mx:/etc/ssl/mail.crt", "web:/etc/ssl/www-rsa.crt"],
+        "b" * 64: ["web:/etc/ssl/www-rsa.next.key (staged next key)"],
+        "c" * 64: ["ct_monitor_extra_keys", "web:/etc/ssl/apps.crt"]}
+
+
+def test_the_known_keys_are_the_spki_digests_of_the_shared_reader_and_filter(tmp_path: Any) -> None:
+    """What tls_public_keys reads on a host is what spki_sha256 (the TLSA 3 1 1 data) and certspotter compute."""
+    import subprocess
+
+    import tls_public_keys
+
+    def run(argv: Any, data: bytes | None) -> tuple[int, bytes, bytes]:
+        proc = subprocess.run(list(argv), input=data, capture_output=True, check=False)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    pki = pf.make_pki("p256")
+    staged = pf.new_key("rsa2048", slot=1)
+    (tmp_path / "chain.pem").write_text(pki.chain_pem)
+    (tmp_path / "next.key").write_text(pf.private_pem(staged))
+    fallback = [{"names": ["www.lab.test"], "port": 443, "proto": "tcp",
+                 "certificates": [{"cert": str(tmp_path / "chain.pem"), "next_key": str(tmp_path / "next.key")}]}]
+    result = tls_public_keys.read_all([], fallback, "", run, "openssl")
+    known = ct_monitor_known_keys(tls_key_set([{**result, "item": {"host": "web"}}]))
+    assert known == {spki_sha256(pki.leaf_pem): [f"web:{tmp_path}/chain.pem"],
+                     spki_sha256(pf.public_pem(staged)): [f"web:{tmp_path}/next.key (staged next key)"]}
+    assert spki_sha256(pki.leaf_pem) == hashlib.sha256(pf.spki_der(pki.leaf_key)).hexdigest()
 
 
 def test_the_config_carries_the_channels_the_caa_policy_and_the_issuer_table() -> None:
@@ -121,9 +147,11 @@ def test_the_config_carries_the_channels_the_caa_policy_and_the_issuer_table() -
     ({"log_list": "/etc/ct/my list.json"}, "ct_monitor_log_list must be an absolute file path"),
     ({"alert_log": "alerts.jsonl"}, "ct_monitor_alert_log must be an absolute file path"),
     ({"extra_keys": ["abc"]}, "ct_monitor_extra_keys[0]: 'abc' is not a hex SHA-256"),
-    ({"ca_domains": [{"issuer": "X"}]}, "ct_monitor_ca_domains[0] (X) must list the CAA issuer domain(s)"),
+    ({"ca_domains": [{"issuer": "X"}]}, "ct_monitor_ca_domains[0] ('X') must list the CAA issuer domain(s)"),
     ({"ca_domains": [{"issuer": "X", "caa": ["not a domain"]}]}, "ct_monitor_ca_domains[0].caa: 'not a domain'"),
-    ({"caa": [{"domain": "lab.test", "issue": ["bad_ca"]}]}, "dns_records_caa[0].issue: 'bad_ca' is not a valid"),
+    ({"caa": [{"domain": "lab.test", "issue": ["bad_ca"]}]}, "dns_records_caa[0].issue: 'bad_ca' is not a DNS name"),
+    ({"log_list": "https://loglist.example/%h.json"}, "ct_monitor_log_list must not contain any of"),
+    ({"webhook": "https://[::1/x"}, "ct_monitor_webhook must be an https:// URL"),
 ])
 def test_bad_settings_are_refused_naming_the_variable_and_value(setting: dict[str, Any], message: str) -> None:
     with pytest.raises(AnsibleFilterError) as caught:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from typing import Any
 
 import pki_factory as pf
@@ -36,6 +37,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from apache_tls import apache_module_links
+from ct_monitor import ct_monitor_config, ct_monitor_known_keys, ct_monitor_watchlist
 from dns_records import zone_fragments
 from pinning import caa_records, hpkp_header, hpkp_pin, tlsa_record
 from tls_common import tls_pem_bundle, tls_site_model
@@ -308,6 +310,101 @@ def test_tls_site_model_hostile_site_field(field: str, value: Any) -> None:
     else:
         site[field] = value
     check_model({**MODEL_ARGS, "sites": [site]}, field, value)
+
+
+# ct_monitor: the watch list is written one entry per line, the configuration as JSON
+
+CT_CONFIG_ARGS = {"email": ["security@example.org"], "email_from": "ct@example.org",
+                  "webhook": "https://hooks.example.org/ct", "log_list": "/etc/ct/log-list.json",
+                  "alert_log": "/var/log/ct_monitor/alerts.jsonl",
+                  "caa": [{"domain": "example.org", "issue": ["letsencrypt.org"]}],
+                  "ca_domains": [{"issuer": "Example CA", "caa": ["ca.example.org"]}],
+                  "public_ca_domains": [{"issuer": "Let's Encrypt", "caa": ["letsencrypt.org"]}],
+                  "extra_keys": ["ab" * 32], "state_dir": "/var/lib/certspotter"}
+CT_CONFIG_NAMES = {"email": "ct_monitor_email", "email_from": "ct_monitor_email_from", "webhook": "ct_monitor_webhook",
+                   "log_list": "ct_monitor_log_list", "alert_log": "ct_monitor_alert_log", "caa": "dns_records_caa",
+                   "ca_domains": "ct_monitor_ca_domains", "public_ca_domains": "public_ca_domains",
+                   "extra_keys": "ct_monitor_extra_keys", "state_dir": "state_dir"}
+CT_LISTS = ("email", "caa", "ca_domains", "public_ca_domains", "extra_keys")
+CT_KEY = {"host": "web", "names": ["www.example.org", "*.apps.example.org"], "port": 443, "proto": "tcp",
+          "source": "fallback", "kind": "current", "path": "/etc/ssl/www.crt", "certificate": GOOD_CERT,
+          "public_key": "PUB", "spki_sha256": "cd" * 32}
+
+
+@properties(500)
+@given(argument=st.sampled_from(sorted(CT_CONFIG_ARGS)), value=hostile_values, in_list=st.booleans())
+def test_ct_monitor_config_hostile_argument(argument: str, value: Any, in_list: bool) -> None:
+    if argument in CT_LISTS and in_list:
+        value = [*CT_CONFIG_ARGS[argument], value]  # type: ignore[misc]
+    # A webhook or log list URL may carry a token in its path (refused messages show only scheme and host); a
+    # 64-hex-digit value is what an extra key is.
+    config = refused_or_checked(lambda: ct_monitor_config(**{**CT_CONFIG_ARGS, argument: value}),
+                                CT_CONFIG_NAMES[argument], value,
+                                secret_accepted=argument in ("webhook", "log_list", "extra_keys"))
+    if config is not None:
+        text = json.dumps(config)
+        assert json.loads(text) == config
+        assert all(isinstance(address, str) and "\n" not in address and "\r" not in address
+                   for address in config["email"] + [config["email_from"]])
+
+
+@properties(400)
+@given(argument=st.sampled_from(["keys", "keys[0]", "names", "names[0]", "extra_domains", "subdomains"]),
+       value=hostile_values, in_list=st.booleans())
+def test_ct_monitor_watchlist_hostile_argument(argument: str, value: Any, in_list: bool) -> None:
+    keys: Any = [CT_KEY]
+    extra: Any = ["shop.example.org"]
+    subdomains: Any = ["example.net"]
+    if argument == "keys":
+        keys = value
+    elif argument == "keys[0]":
+        keys = [value, CT_KEY]
+    elif argument == "names":
+        keys = [{**CT_KEY, "names": value}]
+    elif argument == "names[0]":
+        keys = [{**CT_KEY, "names": [value, "www.example.org"]}]
+    elif argument == "extra_domains":
+        extra = [*extra, value] if in_list else value
+    else:
+        subdomains = [*subdomains, value] if in_list else value
+    named = {"keys": "key set", "keys[0]": "key set[0]", "names": "key set[0].names", "names[0]": "key set[0].names",
+             "extra_domains": "ct_monitor_extra_domains", "subdomains": "ct_monitor_subdomains"}[argument]
+    entries = refused_or_checked(lambda: ct_monitor_watchlist(keys, extra, subdomains), named, value)
+    for entry in entries or []:  # one line of certspotter's watch list each
+        assert bulwark_dns_name(entry.removeprefix(".")), entry[:80]
+
+
+@properties(400)
+@given(argument=st.sampled_from(["keys", "keys[0]", "host", "path", "kind", "spki_sha256", "known", "known[0]"]),
+       value=hostile_values)
+def test_ct_monitor_known_keys_hostile_argument(argument: str, value: Any) -> None:
+    keys: Any = [CT_KEY]
+    known: Any = {"ef" * 32: ["ct_monitor_extra_keys"]}
+    if argument == "keys":
+        keys = value
+    elif argument == "keys[0]":
+        keys = [value]
+    elif argument in ("host", "path", "kind", "spki_sha256"):
+        keys = [{**CT_KEY, argument: value}]
+    elif argument == "known":
+        known = value
+    else:
+        known = {"ef" * 32: value}
+    named = {"keys": "key set", "keys[0]": "key set[0]", "known[0]": "known"}.get(argument, argument)
+    # A digest in hex is what it is. The host is an inventory name tls_key_reads checked against the inventory
+    # (names there are free-form); here it only labels a key, as do the known keys' labels (the role's own
+    # text), and kind only says whether the key is staged.
+    result = refused_or_checked(lambda: ct_monitor_known_keys(keys, known), named, value,
+                                secret_accepted=argument in ("spki_sha256", "host", "kind", "known[0]"))
+    for digest, labels in (result or {}).items():
+        assert len(digest) == 64 and digest == digest.lower() and int(digest, 16) >= 0
+        assert labels and all(isinstance(label, str) and label.isprintable() for label in labels)
+
+
+def bulwark_dns_name(text: str) -> bool:
+    from ansible.module_utils.bulwark_dns import name_problem
+
+    return name_problem(text, wildcard=True) is None and text == text.lower()
 
 
 # --------------------------------------------------------------------------

@@ -15,6 +15,7 @@ needs (the log's key, ID and URL).
 
     ct_log.py serve --dir /srv/lab-ct --port 8020 --url http://172.30.80.21:8020/ --roots roots.pem
     ct_log.py submit http://172.30.80.21:8020/ leaf.pem [chain.pem ...] [--precert] [--log-list FILE]
+    ct_log.py submit-all http://172.30.80.21:8020/ '[{"pem": ["leaf.pem", "ca.pem"], "precert": false}]' [--log-list FILE]
 
 Standard library and python3-cryptography only (both in the scanner image).
 """
@@ -534,19 +535,38 @@ def verify_sct(sct: dict[str, Any], spki: bytes, chain_ders: Sequence[bytes], pr
         raise ValueError("the SCT signature does not verify") from None
 
 
-def submit(args: argparse.Namespace) -> int:
+def submit_chain(url: str, pems: Sequence[str], precert: bool, log_key: bytes | None) -> dict[str, Any]:
+    """Submit one chain (PEM files, the leaf first); the SCT, checked with ``log_key`` (DER SPKI) when given."""
     ders = [c.public_bytes(serialization.Encoding.DER)
-            for path in args.pem for c in x509.load_pem_x509_certificates(Path(path).read_bytes())]
-    url = args.url.rstrip("/") + ("/ct/v1/add-pre-chain" if args.precert else "/ct/v1/add-chain")
-    request = urllib.request.Request(url, data=json.dumps({"chain": [b64(d) for d in ders]}).encode(),
+            for path in pems for c in x509.load_pem_x509_certificates(Path(path).read_bytes())]
+    endpoint = url.rstrip("/") + ("/ct/v1/add-pre-chain" if precert else "/ct/v1/add-chain")
+    request = urllib.request.Request(endpoint, data=json.dumps({"chain": [b64(d) for d in ders]}).encode(),
                                      headers={"Content-Type": "application/json"}, method="POST")
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - the lab's http log
         sct = json.load(response)
-    if args.log_list:
-        logs = [lg for op in json.loads(Path(args.log_list).read_text())["operators"] for lg in op["logs"]]
-        verify_sct(sct, base64.b64decode(logs[0]["key"]), ders, args.precert)
+    if log_key is not None:
+        verify_sct(sct, log_key, ders, precert)
         sct["verified"] = True
-    print(json.dumps(sct))
+    return sct
+
+
+def _log_key(log_list: str | None) -> bytes | None:
+    if not log_list:
+        return None
+    logs = [lg for op in json.loads(Path(log_list).read_text())["operators"] for lg in op["logs"]]
+    return base64.b64decode(logs[0]["key"])
+
+
+def submit(args: argparse.Namespace) -> int:
+    print(json.dumps(submit_chain(args.url, args.pem, args.precert, _log_key(args.log_list))))
+    return 0
+
+
+def submit_all(args: argparse.Namespace) -> int:
+    """Several chains in order, in one process: ``[{"pem": [leaf, chain...], "precert": false}, ...]``."""
+    key = _log_key(args.log_list)
+    print(json.dumps([submit_chain(args.url, item["pem"], bool(item.get("precert")), key)
+                      for item in json.loads(args.chains)]))
     return 0
 
 
@@ -566,6 +586,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     send.add_argument("--precert", action="store_true", help="the leaf is a precertificate: use add-pre-chain")
     send.add_argument("--log-list", help="the log's list (log-list.json): verify the SCT's signature with its key")
     send.set_defaults(func=submit)
+    send_all = commands.add_parser("submit-all", help="submit several chains in order and print their SCTs")
+    send_all.add_argument("url")
+    send_all.add_argument("chains", help='JSON: [{"pem": [leaf.pem, chain.pem...], "precert": false}, ...]')
+    send_all.add_argument("--log-list", help="the log's list (log-list.json): verify each SCT's signature with its key")
+    send_all.set_defaults(func=submit_all)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

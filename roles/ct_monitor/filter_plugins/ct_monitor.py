@@ -1,46 +1,43 @@
 # -*- coding: utf-8 -*-
 """Filters of the ct_monitor role: check its input and build what the monitor host gets.
 
-* ``ct_monitor_sources``    the certificate and staged-key files of the TLS hosts and services, with their names
 * ``ct_monitor_watchlist``  certspotter's watch list (sorted, one name or ``.domain`` tree per line)
-* ``ct_monitor_config``     the alert hook's configuration (channels, CAA policy, issuer mapping, extra keys)
 * ``ct_monitor_known_keys`` the keys Bulwark serves or has staged: SPKI SHA-256 -> where each was read
+* ``ct_monitor_config``     the alert hook's configuration (channels, CAA policy, issuer mapping, extra keys)
 
-Every error names the variable and the bad value (shortened; never key material).
+The key set both start from is the shared one (roles/shared: tls_public_keys, tls_key_set), the set dns_records
+publishes. Names, URLs and mail addresses are checked by the shared module_utils (bulwark_dns), and a bad
+value is shown the shared way (bulwark_messages): every error names the variable and describes the value,
+never quoting key material, a long value or a URL's path (which may hold a token).
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from ansible.errors import AnsibleFilterError
 
 try:  # the collection bulwark.hardening
-    from ansible_collections.bulwark.hardening.plugins.filter.pinning import spki_sha256
     from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_dns
-except ImportError:  # a role of the repository, or vendored: the `shared` role's module_utils and filters
-    _SHARED = Path(__file__).resolve().parents[2] / "shared"
-    sys.path.extend([str(_SHARED / "module_utils"), str(_SHARED / "filter_plugins")])
+    from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_messages import describe, describe_url
+except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
+    sys.path.append(str(Path(__file__).resolve().parents[2] / "shared" / "module_utils"))
     import bulwark_dns  # type: ignore[no-redef]
-    from pinning import spki_sha256  # type: ignore[no-redef]
+    from bulwark_messages import describe, describe_url  # type: ignore[no-redef]
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 # A path that goes into a systemd ExecStart= or ReadWritePaths= line as it is.
 _PLAIN_PATH = re.compile(r"/[A-Za-z0-9._/@:+-]*")
-_EMAIL_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}")
-
-
-def _show(value: Any, limit: int = 60) -> str:
-    """A bad value for a message: short, and only its type when it is not a string or number."""
-    if isinstance(value, (str, int)) and not isinstance(value, bool):
-        text = repr(value)
-        return text if len(text) <= limit else text[: limit - 4] + "...'"
-    return f"a {type(value).__name__}"
+# Characters systemd interprets in ExecStart= (specifiers, variables, quoting, comments): a log list URL
+# goes there as it is.
+_UNIT_SPECIAL = set("%$\"'\\;#")
+# The MTA the hook hands mail to: the monitor host's own (docs/ct_monitor.md, "Why SMTP to 127.0.0.1").
+SMTP_HOST = "127.0.0.1"
+SMTP_PORT = 25
 
 
 def _fail(message: str) -> AnsibleFilterError:
@@ -51,19 +48,15 @@ def _list(variable: str, value: Any) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, (list, tuple)):
-        raise _fail(f"{variable} must be a list, got {_show(value)}")
+        raise _fail(f"{variable} must be a list, got {describe(value)}")
     return list(value)
 
 
 def _host_name(variable: str, value: Any, wildcard: bool = False) -> str:
-    """A DNS host name, lower-cased, without a trailing dot."""
-    if not isinstance(value, str):
-        raise _fail(f"{variable}: {_show(value)} is not a DNS name")
-    name = value[:-1] if value.endswith(".") else value
-    problem = bulwark_dns.name_problem(name, wildcard=wildcard)
-    if problem:
-        raise _fail(f"{variable}: {_show(value)} is not a valid DNS name ({problem})")
-    return name.lower()
+    try:
+        return bulwark_dns.host_name(value, wildcard=wildcard)
+    except ValueError as exc:
+        raise _fail(f"{variable}: {exc}") from None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -71,59 +64,25 @@ def _host_name(variable: str, value: Any, wildcard: bool = False) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-def ct_monitor_sources(hosts_sites: Any, services: Any) -> list[dict[str, Any]]:
-    """Every certificate and staged next key Bulwark knows, with its host and the names it serves.
-
-    ``hosts_sites`` maps each TLS host to its ``tls_sites`` (the web roles' site model);
-    ``services`` maps each DNS host to its ``dns_records_services``. Returns entries
-    ``{host, path, names, next_key}``, one per file, without repeats (primary and secondary name
-    servers usually carry the same services).
-    """
-    if not isinstance(hosts_sites, dict) or not isinstance(services, dict):
-        raise _fail("ct_monitor_sources: expects the TLS hosts' sites and the DNS hosts' services as mappings")
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-
-    def add(host: str, path: Any, names: list[str], next_key: bool, where: str) -> None:
-        if not isinstance(path, str) or not path.startswith("/"):
-            raise _fail(f"{where}: {_show(path)} is not an absolute path")
-        entry = found.setdefault((host, path), {"host": host, "path": path, "names": [], "next_key": next_key})
-        entry["names"] = sorted(set(entry["names"]) | set(names))
-
-    for host, sites in hosts_sites.items():
-        for index, site in enumerate(_list(f"tls_sites of {host}", sites)):
-            where = f"tls_sites of {host}[{index}]"
-            if not isinstance(site, dict):
-                raise _fail(f"{where} must be a mapping, got {_show(site)}")
-            names = [_host_name(f"{where}.name", site.get("name"), wildcard=True)]
-            names += [_host_name(f"{where}.aliases", alias, wildcard=True)
-                      for alias in _list(f"{where}.aliases", site.get("aliases"))]
-            for number, certificate in enumerate(_list(f"{where}.certificates", site.get("certificates"))):
-                if not isinstance(certificate, dict):
-                    raise _fail(f"{where}.certificates[{number}] must be a mapping, got {_show(certificate)}")
-                add(host, certificate.get("cert"), names, False, f"{where}.certificates[{number}].cert")
-                if certificate.get("next_key"):
-                    add(host, certificate["next_key"], names, True, f"{where}.certificates[{number}].next_key")
-    for dns_host, entries in services.items():
-        for index, service in enumerate(_list(f"dns_records_services of {dns_host}", entries)):
-            where = f"dns_records_services of {dns_host}[{index}]"
-            if not isinstance(service, dict) or not isinstance(service.get("host"), str):
-                raise _fail(f"{where} must be a mapping with a host, got {_show(service)}")
-            names = [_host_name(f"{where}.name", service.get("name"))]
-            add(service["host"], service.get("cert"), names, False, f"{where}.cert")
-            if service.get("next_key"):
-                add(service["host"], service["next_key"], names, True, f"{where}.next_key")
-    return sorted(found.values(), key=lambda e: (e["host"], e["path"]))
+def _key_set(variable: str, keys: Any) -> list[Mapping[str, Any]]:
+    entries = _list(variable, keys)
+    for index, key in enumerate(entries):
+        if not isinstance(key, Mapping):
+            raise _fail(f"{variable}[{index}] must be an entry of tls_key_set, got {describe(key)}")
+    return entries
 
 
-def ct_monitor_watchlist(sources: Any, extra_domains: Any = None, subdomains: Any = None) -> list[str]:
-    """certspotter's watch list: every served name, ``ct_monitor_extra_domains``, and ``.domain`` for trees.
+def ct_monitor_watchlist(keys: Any, extra_domains: Any = None, subdomains: Any = None) -> list[str]:
+    """certspotter's watch list: every name of the key set, ``ct_monitor_extra_domains``, ``.domain`` for trees.
 
-    A wildcard site ``*.example.org`` serves any name below example.org, so it is watched as the
-    tree ``.example.org``.
+    ``keys`` is the shared key set (``tls_key_set``): each entry's ``names`` are the names its key serves. A
+    wildcard site ``*.example.org`` serves any name below example.org, so it is watched as the tree
+    ``.example.org``.
     """
     items: set[str] = set()
-    for source in _list("ct_monitor_watchlist: sources", sources):
-        for name in source.get("names", []):
+    for index, key in enumerate(_key_set("ct_monitor_watchlist: the key set", keys)):
+        for name in _list(f"the key set[{index}].names", key.get("names")):
+            name = _host_name(f"the key set[{index}].names", name, wildcard=True)
             items.add("." + name[2:] if name.startswith("*.") else name)
     for name in _list("ct_monitor_extra_domains", extra_domains):
         items.add(_host_name("ct_monitor_extra_domains", name))
@@ -135,31 +94,45 @@ def ct_monitor_watchlist(sources: Any, extra_domains: Any = None, subdomains: An
     return sorted(items, key=lambda item: (item.lstrip(".").split(".")[::-1], item))
 
 
-def ct_monitor_known_keys(results: Any, known: Any = None) -> dict[str, list[str]]:
-    """``{spki_sha256: [where it was read]}`` from the ``ct_monitor_read_keys`` results, added to ``known``.
+def ct_monitor_known_keys(keys: Any, known: Any = None) -> dict[str, list[str]]:
+    """``{spki_sha256: [where it was read]}`` of the key set, added to ``known``.
 
-    ``results`` are the registered results of ``ct_monitor_read_keys`` looped over the hosts (``item``
-    is the host, ``files`` the public PEM of each path); ``known`` is the ``known_keys`` that
-    ``ct_monitor_config`` returns (``ct_monitor_extra_keys``). The digest is the shared
-    ``spki_sha256`` filter's: the TLSA 3 1 1 data, certspotter's ``PUBKEY_SHA256``.
+    ``keys`` is the shared key set (``tls_key_set``); its ``spki_sha256`` is the TLSA 3 1 1 data, which is what
+    certspotter gives the hook as ``PUBKEY_SHA256``. ``known`` is the ``known_keys`` that ``ct_monitor_config``
+    returns (``ct_monitor_extra_keys``).
     """
-    keys: dict[str, set[str]] = {key: set(labels) for key, labels in dict(known or {}).items()}
-    for result in _list("ct_monitor_known_keys: results", results):
-        for entry in result.get("files", []):
-            label = f"{result['item']}:{entry['path']}" + (" (staged next key)" if entry.get("next_key") else "")
-            keys.setdefault(spki_sha256(entry["public"]), set()).add(label)
-    return {key: sorted(labels) for key, labels in sorted(keys.items())}
+    if known is not None and not isinstance(known, Mapping):
+        raise _fail(f"ct_monitor_known_keys: known must be the known_keys of ct_monitor_config, got {describe(known)}")
+    merged: dict[str, set[str]] = {}
+    for digest, labels in dict(known or {}).items():
+        key = _digest("ct_monitor_known_keys: known", digest)
+        if not isinstance(labels, (list, tuple)) or not labels \
+                or not all(isinstance(label, str) and label.isprintable() for label in labels):
+            raise _fail(f"ct_monitor_known_keys: known[{key}] must be a list of where the key is from, got "
+                        f"{describe(labels)}")
+        merged.setdefault(key, set()).update(labels)
+    for index, key in enumerate(_key_set("ct_monitor_known_keys: the key set", keys)):
+        where = f"the key set[{index}]"
+        host, path = key.get("host"), key.get("path")
+        if not isinstance(host, str) or not host.isprintable() or not isinstance(path, str) \
+                or not path.startswith("/") or not path.isprintable():
+            raise _fail(f"{where} must have the host and the absolute path it was read from, got {describe(host)} "
+                        f"and {describe(path)}")
+        label = f"{host}:{path}" + (" (staged next key)" if key.get("kind") == "next" else "")
+        merged.setdefault(_digest(f"{where}.spki_sha256", key.get("spki_sha256")), set()).add(label)
+    return {digest: sorted(labels) for digest, labels in sorted(merged.items())}
+
+
+def _digest(variable: str, value: Any) -> str:
+    if not isinstance(value, str) or not _HEX64.fullmatch(value):
+        raise _fail(f"{variable}: {describe(value)} is not a hex SHA-256 of a public key (64 hex digits, as "
+                    "`openssl x509 -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum` prints)")
+    return value.lower()
 
 
 def _extra_keys(value: Any) -> dict[str, list[str]]:
-    keys = {}
-    for index, key in enumerate(_list("ct_monitor_extra_keys", value)):
-        if not isinstance(key, str) or not _HEX64.fullmatch(key):
-            raise _fail(f"ct_monitor_extra_keys[{index}]: {_show(key)} is not a hex SHA-256 of a public key "
-                        "(64 hex digits, as `openssl x509 -pubkey -noout | openssl pkey -pubin -outform DER | "
-                        "sha256sum` prints)")
-        keys[key.lower()] = ["ct_monitor_extra_keys"]
-    return keys
+    return {_digest(f"ct_monitor_extra_keys[{index}]", key): ["ct_monitor_extra_keys"]
+            for index, key in enumerate(_list("ct_monitor_extra_keys", value))}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -168,31 +141,40 @@ def _extra_keys(value: Any) -> dict[str, list[str]]:
 
 
 def _email(variable: str, value: Any) -> str:
-    if isinstance(value, str):
-        local, at, domain = value.rpartition("@")
-        if at and _EMAIL_LOCAL.fullmatch(local) and (
-                domain == "localhost" or bulwark_dns.name_problem(domain.rstrip(".")) is None):
-            return value
-    raise _fail(f"{variable}: {_show(value)} is not a mail address like security@example.org")
+    problem = bulwark_dns.mail_address_problem(value)
+    if problem:
+        raise _fail(f"{variable}: {describe(value)} is not a mail address like security@example.org ({problem})")
+    return str(value)
 
 
 def _https_url(variable: str, value: Any) -> str:
-    parts = urlsplit(value) if isinstance(value, str) else None
-    if parts is None or any(c.isspace() or c in "\"'\\" for c in value):
-        raise _fail(f"{variable} must be an https:// URL, got {_show(value)}")
-    if parts.scheme.lower() != "https" or not parts.hostname:
+    problem = bulwark_dns.https_url_problem(value)
+    if problem:
         # The path and query may hold a token: show only where it points.
-        shown = f"{parts.scheme}://{parts.hostname or ''}" + ("/..." if parts.path.strip("/") or parts.query else "")
         raise _fail(f"{variable} must be an https:// URL (alerts must not travel in clear, nor a token in the URL), "
-                    f"got {shown!r}")
-    return value
+                    f"got {describe_url(value)} ({problem})")
+    return str(value)
 
 
 def _plain_path(variable: str, value: Any) -> str:
     if not isinstance(value, str) or not _PLAIN_PATH.fullmatch(value) or value.endswith("/") or "/../" in value:
         raise _fail(f"{variable} must be an absolute file path (letters, digits and ._/@:+- only), got "
-                    f"{_show(value)}")
+                    f"{describe(value)}")
     return value
+
+
+def _log_list(value: Any) -> str:
+    """An https URL or a plain path: both go into certspotter's ExecStart= line as they are."""
+    if isinstance(value, str) and value.lower().startswith("https://"):
+        url = _https_url("ct_monitor_log_list", value)
+        if _UNIT_SPECIAL & set(url):
+            raise _fail(f"ct_monitor_log_list must not contain any of {' '.join(sorted(_UNIT_SPECIAL))} (systemd reads "
+                        f"them in ExecStart=), got {describe_url(url)}")
+        return url
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise _fail(f"ct_monitor_log_list must be an https:// URL or an absolute path on the monitor host, got "
+                    f"{describe_url(value)}")
+    return _plain_path("ct_monitor_log_list", value)
 
 
 def _caa_policy(caa: Any) -> list[dict[str, Any]]:
@@ -200,8 +182,8 @@ def _caa_policy(caa: Any) -> list[dict[str, Any]]:
     policy: dict[str, dict[str, Any]] = {}
     for index, entry in enumerate(_list("dns_records_caa", caa)):
         where = f"dns_records_caa[{index}]"
-        if not isinstance(entry, dict):
-            raise _fail(f"{where} must be a mapping, got {_show(entry)}")
+        if not isinstance(entry, Mapping):
+            raise _fail(f"{where} must be a mapping, got {describe(entry)}")
         domain = _host_name(f"{where}.domain", entry.get("domain"))
         rules: dict[str, Any] = {"domain": domain}
         for tag in ("issue", "issuewild"):
@@ -216,13 +198,14 @@ def _ca_domains(variable: str, entries: Any) -> list[dict[str, Any]]:
     mapped = []
     for index, entry in enumerate(_list(variable, entries)):
         where = f"{variable}[{index}]"
-        if not isinstance(entry, dict) or not isinstance(entry.get("issuer"), str) or not entry["issuer"].strip():
-            raise _fail(f"{where} must have an issuer (the issuing CA's organisation or common name), got "
-                        f"{_show(entry)}")
+        issuer = entry.get("issuer") if isinstance(entry, Mapping) else None
+        if not isinstance(issuer, str) or not issuer.strip() or not issuer.isprintable() or len(issuer) > 200:
+            raise _fail(f"{where} must have an issuer (the issuing CA's organisation or common name, one line), got "
+                        f"{describe(issuer if isinstance(entry, Mapping) else entry)}")
         domains = [_host_name(f"{where}.caa", d) for d in _list(f"{where}.caa", entry.get("caa"))]
         if not domains:
-            raise _fail(f"{where} ({entry['issuer']}) must list the CAA issuer domain(s) of that CA")
-        mapped.append({"issuer": entry["issuer"].strip(), "caa": domains})
+            raise _fail(f"{where} ({describe(issuer.strip())}) must list the CAA issuer domain(s) of that CA")
+        mapped.append({"issuer": issuer.strip(), "caa": domains})
     return mapped
 
 
@@ -237,21 +220,12 @@ def ct_monitor_config(
     public_ca_domains: Any = None,
     extra_keys: Any = None,
     state_dir: Any = "/var/lib/certspotter",
-    smtp_host: str = "127.0.0.1",
-    smtp_port: int = 25,
 ) -> dict[str, Any]:
     """Check the role's settings and return the hook's configuration.
 
-    Its ``known_keys`` holds ``ct_monitor_extra_keys`` only; ``ct_monitor_known_keys`` adds the keys read
-    from the hosts.
+    Its ``known_keys`` holds ``ct_monitor_extra_keys`` only; ``ct_monitor_known_keys`` adds the key set.
     """
-    if not isinstance(log_list, str) or not (log_list.startswith("https://") or log_list.startswith("/")):
-        raise _fail(f"ct_monitor_log_list must be an https:// URL or an absolute path on the monitor host, got "
-                    f"{_show(log_list)}")
-    if log_list.startswith("https://"):
-        _https_url("ct_monitor_log_list", log_list)
-    else:
-        _plain_path("ct_monitor_log_list", log_list)
+    _log_list(log_list)
     addresses = [_email("ct_monitor_email", a) for a in _list("ct_monitor_email", email)]
     sender = _email("ct_monitor_email_from", email_from) if email_from else ""
     return {
@@ -259,12 +233,12 @@ def ct_monitor_config(
         "state_dir": _plain_path("state_dir", state_dir),
         "email": addresses,
         "email_from": sender,
-        "smtp_host": smtp_host,
-        "smtp_port": smtp_port,
+        "smtp_host": SMTP_HOST,
+        "smtp_port": SMTP_PORT,
         "webhook": _https_url("ct_monitor_webhook", webhook) if webhook else "",
         "caa": _caa_policy(caa),
         "ca_domains": _ca_domains("ct_monitor_ca_domains", ca_domains)
-        + _ca_domains("the built-in CA table", public_ca_domains),
+        + _ca_domains("the built-in CA table (public_ca_domains)", public_ca_domains),
         "known_keys": _extra_keys(extra_keys),
     }
 
@@ -274,7 +248,6 @@ class FilterModule:
 
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
-            "ct_monitor_sources": ct_monitor_sources,
             "ct_monitor_watchlist": ct_monitor_watchlist,
             "ct_monitor_known_keys": ct_monitor_known_keys,
             "ct_monitor_config": ct_monitor_config,

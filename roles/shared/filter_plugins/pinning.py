@@ -32,13 +32,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import ipaddress
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
@@ -482,41 +480,17 @@ def _check_pin(index: int, pin: Any) -> str:
     return pin
 
 
-def _https_host(value: str) -> bool:
-    """Whether ``value`` is an ``https://`` URL with a host name or IP address and a valid port, if any."""
-    try:
-        parts = urlsplit(value)
-        port_ok = parts.port is None or parts.port > 0
-    except ValueError:  # "Invalid IPv6 URL" for unbalanced brackets, a port out of range...
-        return False
-    return (
-        parts.scheme.lower() == "https"
-        and port_ok
-        and bool(parts.hostname)
-        and _is_host(str(parts.hostname))
-    )
-
-
 def _check_https_url(filter_name: str, arg: str, value: Any) -> str:
     """Validate an absolute ``https://host/...`` URL safe inside quotes."""
     if not isinstance(value, str):
         raise _fail(filter_name, f"{arg} must be an https:// URL, got {_show(value)}")
     _check_quotable(filter_name, arg, value)
-    if not _https_host(value):
+    if bulwark_dns.https_url_problem(value) is not None:
         raise _fail(
             filter_name,
             f"{arg} must be an https:// URL with a host name, got {_show(value)}",
         )
     return value
-
-
-def _is_host(host: str) -> bool:
-    """True for a DNS host name or an IP address literal."""
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        return _name_problem(host.rstrip(".")) is None
 
 
 def hpkp_header(
@@ -597,11 +571,10 @@ def _check_iodef(index: int, value: Any) -> str:
     _check_quotable("caa_records", arg, value)
     scheme = value.split(":", 1)[0].lower()
     if scheme == "mailto":
-        local, _at, domain = value[len("mailto:") :].rpartition("@")
-        if not local or _name_problem(domain) is not None:
+        if bulwark_dns.mail_address_problem(value[len("mailto:"):]) is not None:
             raise bad
         return value
-    if scheme == "https" and _https_host(value):
+    if scheme == "https" and bulwark_dns.https_url_problem(value) is None:
         return value
     raise bad
 

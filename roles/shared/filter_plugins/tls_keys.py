@@ -23,9 +23,11 @@ from ansible.errors import AnsibleFilterError
 
 try:  # the collection bulwark.hardening
     from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_dns
+    from ansible_collections.bulwark.hardening.plugins.module_utils.bulwark_messages import describe
 except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
     sys.path.append(str(Path(__file__).resolve().parents[2] / "shared" / "module_utils"))
     import bulwark_dns  # type: ignore[no-redef]
+    from bulwark_messages import describe  # type: ignore[no-redef]
 
 HTTPS_PORT = 443
 _PROTOS = ("tcp", "udp", "sctp")
@@ -35,21 +37,16 @@ def _fail(where: str, text: str) -> AnsibleFilterError:
     return AnsibleFilterError(f"{where}: {text}")
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _name(where: str, value: Any) -> str:
-    problem = bulwark_dns.name_problem(value.rstrip("."), wildcard=True) if isinstance(value, str) else "not a string"
-    if problem:
-        raise _fail(where, f"{_short(value)} is not a DNS name ({problem})")
-    return value.rstrip(".").lower()
+    try:
+        return bulwark_dns.host_name(value, wildcard=True)
+    except ValueError as exc:
+        raise _fail(where, str(exc)) from None
 
 
 def _path(where: str, value: Any) -> str:
     if not isinstance(value, str) or not value.startswith("/"):
-        raise _fail(where, f"{_short(value)} is not an absolute path")
+        raise _fail(where, f"{describe(value)} is not an absolute path")
     return value
 
 
@@ -84,10 +81,10 @@ def _service(where: str, service: Any) -> tuple[str, dict[str, Any]]:
         raise _fail(where, f"must be a mapping, got {type(service).__name__}")
     port = service.get("port")
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise _fail(f"{where}.port", f"{_short(port)} is not a port (1-65535)")
+        raise _fail(f"{where}.port", f"{describe(port)} is not a port (1-65535)")
     proto = service.get("proto") or "tcp"
     if proto not in _PROTOS:
-        raise _fail(f"{where}.proto", f"{_short(proto)} is not one of {', '.join(_PROTOS)}")
+        raise _fail(f"{where}.proto", f"{describe(proto)} is not one of {', '.join(_PROTOS)}")
     certificate = {"cert": _path(f"{where}.cert", service.get("cert"))}
     if service.get("next_key"):
         certificate["next_key"] = _path(f"{where}.next_key", service["next_key"])
@@ -112,14 +109,14 @@ def tls_key_reads(hosts: Any, hostvars: Mapping[str, Any], services: Any = (), h
     reads: dict[str, dict[str, Any]] = {}
     for host in hosts:
         if not isinstance(host, str) or host not in hostvars:
-            raise _fail(hosts_var, f"{_short(host)} is not an inventory host")
+            raise _fail(hosts_var, f"{describe(host)} is not an inventory host")
         sites = hostvars[host].get("tls_sites", [])
         reads.setdefault(host, {"host": host, "services": [], "fallback": []})["fallback"] = tls_key_services(
             sites, where=f"{host}: tls_sites")
     for index, entry in enumerate(services):
         host, service = _service(f"{services_var}[{index}]", entry)
         if host not in hostvars:
-            raise _fail(f"{services_var}[{index}].host", f"{_short(host)} is not an inventory host")
+            raise _fail(f"{services_var}[{index}].host", f"{describe(host)} is not an inventory host")
         reads.setdefault(host, {"host": host, "services": [], "fallback": []})["services"].append(service)
     return list(reads.values())
 

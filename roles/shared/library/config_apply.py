@@ -73,9 +73,16 @@ options:
     elements: str
     default: []
   directories:
-    description: Directories to create (mode 0755) when missing; never removed.
+    description:
+      - Directories to create when missing; never removed, and left as they are when the test fails.
+      - A path (a string) is created with mode 0755 when missing, and an existing one is left as it is.
+      - >-
+        A mapping C({path, mode, owner, group}) also sets the directory's mode (octal string, default C("0755")),
+        owner and group (names; default keeps the current ones, or root for a new directory), for example
+        C({path: /var/log/app, mode: "2750", owner: app, group: adm}). Added after the first release; a list of
+        paths means what it always did.
     type: list
-    elements: path
+    elements: raw
     default: []
   test_command:
     description:
@@ -135,6 +142,10 @@ notes:
     stopped service is reported as a change.
   - What is and is not guaranteed under a dead controller and a reboot is in docs/reliability.md.
   - Parent directories of O(files[].path) must exist unless listed in O(directories).
+  - When a changed path is a systemd unit or drop-in (under C(/etc/systemd/system), C(/run/systemd/system),
+    C(/usr/local/lib/systemd/system), C(/usr/lib/systemd/system) or C(/lib/systemd/system)), systemd is told with
+    C(systemctl daemon-reload) after the test passed and before the service is reloaded or restarted; also when
+    a run that died before it left a reload pending and systemd says the unit needs it (RV(daemon_reloaded)).
 """
 
 EXAMPLES = r"""
@@ -153,6 +164,18 @@ EXAMPLES = r"""
     service: nginx
     test_command: [nginx, -t]
     request_reload: true
+
+- name: A drop-in for a packaged unit and a log directory of the service's user; daemon-reload, then restart
+  config_apply:
+    directories:
+      - /etc/systemd/system/certspotter.service.d
+      - {path: /var/log/ct_monitor, mode: "2750", owner: _certspotter, group: adm}
+    files:
+      - path: /etc/systemd/system/certspotter.service.d/bulwark.conf
+        content: "{{ lookup('ansible.builtin.template', 'bulwark.conf.j2') }}"
+    service: certspotter
+    restart: true
+    enabled: true
 """
 
 RETURN = r"""
@@ -167,6 +190,10 @@ reloaded:
   type: str
 pending_from_earlier_run:
   description: Whether a run that died before its reload had left a marker (this run did the reload).
+  returned: always
+  type: bool
+daemon_reloaded:
+  description: Whether C(systemctl daemon-reload) ran because a unit file or drop-in changed.
   returned: always
   type: bool
 recovered:
@@ -259,6 +286,8 @@ class Plan:
     links: list[tuple[str, str]] = field(default_factory=list)
     removals: list[str] = field(default_factory=list)
     diff: list[dict[str, str]] = field(default_factory=list)
+    # (mode, uid, gid) of the directories declared with them; a directory given as a path is not in here.
+    directory_modes: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
     @property
     def paths(self) -> list[str]:
@@ -285,14 +314,64 @@ def _lookup_id(kind: str, name: str) -> int:
         raise OSError(f"{kind} {name!r} does not exist on the host") from None
 
 
+_DIRECTORY_KEYS = {"path", "mode", "owner", "group"}
+
+
+def directory_entries(directories: Sequence[Any]) -> list[dict[str, str]]:
+    """The ``directories`` option as ``{path[, mode, owner, group]}`` mappings (a string is a path alone).
+
+    Raises ValueError naming the entry when one is neither; paths are expanded as Ansible expands ``path``
+    options (``~``, environment variables)."""
+    entries = []
+    for index, entry in enumerate(directories):
+        if isinstance(entry, str):
+            entry = {"path": entry}
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str) or set(entry) - _DIRECTORY_KEYS \
+                or not all(isinstance(entry[key], str) for key in entry):
+            raise ValueError(f"directories[{index}] must be a path or a mapping of path, mode, owner and group "
+                             f"(strings), got a {type(entry).__name__}"
+                             + (f" with {', '.join(sorted(map(str, entry)))}" if isinstance(entry, dict) else ""))
+        try:
+            int(entry.get("mode") or "0755", 8)
+        except ValueError:
+            raise ValueError(f"directories[{index}].mode must be an octal mode such as 0750, got "
+                             f"{entry['mode'][:12]!r}") from None
+        if not os.path.isabs(entry["path"]):
+            raise ValueError(f"directories[{index}].path must be an absolute path, got {entry['path'][:80]!r}")
+        entries.append(dict(entry))
+    return entries
+
+
+def _plan_directories(result: Plan, directories: Sequence[Any], lookup_id: IdLookup) -> None:
+    for entry in directory_entries(directories):
+        path = entry["path"]
+        exists = os.path.isdir(path)
+        if set(entry) == {"path"}:  # a path alone: created when missing, else left as it is
+            if not exists:
+                result.directories.append(path)
+            continue
+        info = os.stat(path) if exists else None
+        mode = int(entry.get("mode") or "0755", 8)
+        uid = lookup_id("owner", entry["owner"]) if entry.get("owner") else (info.st_uid if info else 0)
+        gid = lookup_id("group", entry["group"]) if entry.get("group") else (info.st_gid if info else 0)
+        before = (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) if info else None
+        if before == (mode, uid, gid):
+            continue
+        result.directories.append(path)
+        result.directory_modes[path] = (mode, uid, gid)
+        result.diff.append({"before_header": path, "after_header": path,
+                            "before": f"directory {before[0]:04o} {before[1]}:{before[2]}\n" if before else "",
+                            "after": f"directory {mode:04o} {uid}:{gid}\n"})
+
+
 def plan(files: Sequence[dict[str, Any]], links: Sequence[dict[str, str]], absent: Sequence[str],
-         directories: Sequence[str], exclusive: Sequence[str] = (), lookup_id: IdLookup = _lookup_id) -> Plan:
+         directories: Sequence[Any], exclusive: Sequence[str] = (), lookup_id: IdLookup = _lookup_id) -> Plan:
     """Compare the declared state with the host; nothing is changed."""
     result = Plan()
     declared = {entry["path"] for entry in files} | {entry["path"] for entry in links}
     owned = sorted({path for pattern in exclusive for path in glob.glob(pattern)} - declared)
     absent = list(dict.fromkeys([*absent, *owned]))
-    result.directories = [d for d in directories if not os.path.isdir(d)]
+    _plan_directories(result, directories, lookup_id)
     for entry in files:
         path, data = entry["path"], entry["content"].encode("utf-8")
         mode = int(str(entry.get("mode") or "0644"), 8)
@@ -463,6 +542,10 @@ def apply(todo: Plan, test: Runner, test_command: Sequence[str], journal: Journa
     """
     for directory in todo.directories:
         os.makedirs(directory, mode=0o755, exist_ok=True)
+        if directory in todo.directory_modes:
+            mode, uid, gid = todo.directory_modes[directory]
+            os.chown(directory, uid, gid)
+            os.chmod(directory, mode)  # after chown, which may clear the set-group-ID bit
     saved = [_save(write[0]) for write in todo.writes] + [_save(link[0]) for link in todo.links] + \
         [_save(path) for path in todo.removals]
     earlier = journal.read() if journal else None
@@ -532,6 +615,29 @@ def sync_service(run: Runner, service: str, state: ServiceState, reload_command:
     return how
 
 
+# Where systemd reads units and their drop-ins (system manager); a change there needs `systemctl daemon-reload`.
+UNIT_DIRS = ("/etc/systemd/system/", "/run/systemd/system/", "/usr/local/lib/systemd/system/",
+             "/usr/lib/systemd/system/", "/lib/systemd/system/")
+
+
+def unit_paths(paths: Sequence[str]) -> list[str]:
+    """The paths among ``paths`` that are systemd units, drop-ins or their directories."""
+    return [path for path in paths if os.path.normpath(path).startswith(UNIT_DIRS)]
+
+
+def reload_units(run: Runner, changed: Sequence[str], service: str, pending: bool) -> bool:
+    """``systemctl daemon-reload`` when a unit or drop-in is among ``changed``, or, for a reload left ``pending`` by
+    a run that died before it, when systemd says ``service``'s unit changed on disk. Returns whether it ran."""
+    needed = bool(unit_paths(changed))
+    if not needed and pending and service:
+        needed = run(["systemctl", "show", "--property=NeedDaemonReload", "--value", service])[1].strip() == "yes"
+    if needed:
+        rc, out, err = run(["systemctl", "daemon-reload"])
+        if rc != 0:
+            raise RuntimeError(f"`systemctl daemon-reload` failed (exit {rc}): {(err or out).strip()}")
+    return needed
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -549,7 +655,7 @@ def main() -> None:
             }},
             "absent": {"type": "list", "elements": "path", "default": []},
             "exclusive": {"type": "list", "elements": "str", "default": []},
-            "directories": {"type": "list", "elements": "path", "default": []},
+            "directories": {"type": "list", "elements": "raw", "default": []},
             "test_command": {"type": "list", "elements": "str", "default": []},
             "service": {"type": "str", "default": ""},
             "reload_command": {"type": "list", "elements": "str", "default": []},
@@ -570,7 +676,7 @@ def main() -> None:
     name = p["name"] or p["service"]
     journal = Journal(p["state_dir"], name) if name else None
     result: dict[str, Any] = {"changed": False, "changed_paths": [], "reloaded": None,
-                              "pending_from_earlier_run": False, "recovered": []}
+                              "pending_from_earlier_run": False, "recovered": [], "daemon_reloaded": False}
     if p["test_command"] and shutil.which(p["test_command"][0]) is None and not os.path.isabs(p["test_command"][0]):
         module.fail_json(msg=f"test_command: {p['test_command'][0]} not found on the host", **result)
     try:
@@ -586,7 +692,7 @@ def main() -> None:
         earlier = journal.read() if journal else None
         result["pending_from_earlier_run"] = bool(earlier)
         todo = plan(p["files"], p["links"], p["absent"], p["directories"], p["exclusive"])
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         module.fail_json(msg=f"config_apply: {exc}", **result)
     result["changed_paths"] = todo.paths
     if module._diff and todo.diff:
@@ -615,6 +721,13 @@ def main() -> None:
                              test_output=failed.output, restored=True, **{**result, "changed": False})
         except OSError as exc:
             module.fail_json(msg=f"config_apply: {exc}", **result)
+
+    # systemd reads units only when told: before the service is restarted with them.
+    try:
+        result["daemon_reloaded"] = reload_units(run, todo.paths, p["service"], bool(earlier))
+    except RuntimeError as exc:
+        module.fail_json(msg=f"{exc}; the reload stays pending for the next run", **result)
+
     if journal and needs_sync:
         if p["request_reload"] and not journal.read():
             journal.mark_pending()

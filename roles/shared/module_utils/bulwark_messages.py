@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 # Longest text shown in full; longer values are shown as a prefix of this many characters.
 SHORT = 64
@@ -107,6 +108,21 @@ def describe(value: Any) -> str:
     if isinstance(value, (list, tuple, set, frozenset)):
         return f"a {type(value).__name__} of {len(value)} item" + ("" if len(value) == 1 else "s")
     return f"a {type(value).__name__}"
+
+
+def describe_url(value: Any) -> str:
+    """A URL for a message: its scheme and host only, ``/...`` for the rest (a path, query or user part may hold
+    a token). Anything else as ``describe`` shows it."""
+    if isinstance(value, str):
+        try:
+            parts = urlsplit(value[:_SCAN_LIMIT])
+            host = parts.hostname
+        except ValueError:  # unbalanced brackets, a bad port
+            return describe(value)
+        if parts.scheme and host:
+            rest = bool(parts.path.strip("/") or parts.query or parts.fragment or "@" in parts.netloc)
+            return describe_text(f"{parts.scheme}://{host}" + ("/..." if rest else ""))
+    return describe(value)
 
 
 def type_name(value: Any) -> str:
