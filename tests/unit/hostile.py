@@ -67,8 +67,19 @@ def _secret_values() -> list[str]:
 SECRET_VALUES = _secret_values()
 
 
+def _public_texts() -> list[str]:
+    """The public halves of the secret keys (SubjectPublicKeyInfo DER, hex and base64): a private key's encoding
+    repeats them (algorithm OIDs, the RSA modulus), and a message may quote what is public."""
+    texts = []
+    for key in _SECRET_KEYS:
+        der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        texts += [der.hex(), base64.b64encode(der).decode()]
+    return texts
+
+
 def _fragments() -> set[str]:
-    """12-character slices of every secret's base64 body and hex: none may appear in a message."""
+    """12-character slices of every secret's base64 body and hex that are not part of the public key: none may
+    appear in a message."""
     fragments: set[str] = set()
     for pem in SECRET_PEMS:
         body = "".join(pem.strip().splitlines()[1:-1])
@@ -76,7 +87,8 @@ def _fragments() -> set[str]:
             fragments.update(text[i : i + 12] for i in range(0, len(text) - 12, 3))
     for text in (_SEED.hex(), base64.b64encode(_SEED).decode()):
         fragments.update(text[i : i + 12] for i in range(0, len(text) - 12, 3))
-    return fragments
+    public = _public_texts()
+    return {fragment for fragment in fragments if not any(fragment in text for text in public)}
 
 
 SECRET_FRAGMENTS = _fragments()

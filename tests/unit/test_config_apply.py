@@ -345,6 +345,37 @@ def test_a_failed_reload_is_an_error() -> None:
         sync_service(FakeSystemctl(fail="reload"), "nginx", ServiceState(True, True), [], False, True, None)
 
 
+def test_candidate_is_tested_on_a_copy_and_live_files_stay(etc: Path) -> None:
+    from config_apply import test_candidate, with_dir
+
+    todo = plan(**declared(etc))
+    before = snapshot(etc)
+    seen: list[list[str]] = []
+
+    def test(argv: Sequence[str]) -> tuple[int, str, str]:
+        seen.append(list(argv))
+        copy = Path(argv[-1])
+        assert copy != etc and (copy / "conf.d" / "tls.conf").read_text() == "new\n"
+        assert not (copy / "sites-enabled" / "default").exists()
+        assert os.readlink(copy / "sites-enabled" / "www.conf") == "../sites-available/www.conf"
+        return 1, "", f"{copy}/conf.d/tls.conf: bad value"
+
+    rc, output = test_candidate(todo, str(etc), test, ["check", "-c", "{dir}"])
+    assert rc == 1 and output == f"{etc}/conf.d/tls.conf: bad value"
+    assert snapshot(etc) == before
+    assert not Path(seen[0][-1]).exists()
+    assert with_dir(["postfix", "-c", "{dir}", "check"], "/etc/postfix") == ["postfix", "-c", "/etc/postfix", "check"]
+
+
+def test_candidate_ignores_files_outside_its_directory(etc: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from config_apply import test_candidate
+
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "policy.txt"
+    todo = plan([{"path": str(elsewhere), "content": "x\n"}], [], [], [])
+    rc, _ = test_candidate(todo, str(etc / "conf.d"), lambda argv: (0, "", ""), ["true", "{dir}"])
+    assert rc == 0 and not elsewhere.exists()
+
+
 def test_two_runs_take_turns(tmp_path: Path) -> None:
     first, second = Journal(str(tmp_path), "nginx"), Journal(str(tmp_path), "nginx")
     assert first.lock(1)
@@ -425,3 +456,34 @@ def test_a_reload_command_without_a_service_is_durable_too(tmp_path: Path, capsy
     repaired = _run_module({**args, "files": [{"path": str(zone), "content": "changed\n"}]}, capsys)
     assert repaired["pending_from_earlier_run"] and repaired["reloaded"] == "reloaded"
     assert repaired["changed_paths"] == [] and not (state / "dns_records.json").exists()
+
+
+def test_several_units_in_one_call_each_tested_and_reloaded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state, log = tmp_path / "state", tmp_path / "reloads"
+
+    def unit(name: str, content: str, test: str = "true") -> dict[str, object]:
+        return {"files": [{"path": str(tmp_path / f"{name}.conf"), "content": content}], "name": name,
+                "test_command": ["sh", "-c", test], "reload_command": ["sh", "-c", f"echo {name} >> {log}"]}
+
+    args = {"units": [unit("a", "a1\n"), unit("b", "b1\n")], "state_dir": str(state)}
+    first = _run_module(args, capsys)
+    assert first["changed"] and [u["name"] for u in first["units"]] == ["a", "b"]
+    assert log.read_text() == "a\nb\n" and first["changed_paths"] == [str(tmp_path / "a.conf"), str(tmp_path / "b.conf")]
+    again = _run_module(args, capsys)
+    assert again["changed"] is False and [u["changed"] for u in again["units"]] == [False, False]
+    assert log.read_text() == "a\nb\n"
+
+    # The second unit's test fails: the first is applied and reloaded, the second put back, and the call fails
+    # naming the unit.
+    broken = {"units": [unit("a", "a2\n"), unit("b", "b2\n", test="grep -q b1 " + str(tmp_path / "b.conf"))],
+              "state_dir": str(state)}
+    failed = _run_module(broken, capsys)
+    assert failed["failed"] and failed["msg"].startswith("units[1] (b): sh -c grep")
+    assert "units before it were applied: a" in failed["msg"]
+    assert (tmp_path / "a.conf").read_text() == "a2\n" and (tmp_path / "b.conf").read_text() == "b1\n"
+    assert log.read_text() == "a\nb\na\n"
+
+
+def test_units_and_unit_options_beside_them_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = _run_module({"units": [{"name": "a"}], "service": "nginx", "state_dir": str(tmp_path)}, capsys)
+    assert result["failed"] and "not beside units (got service)" in result["msg"]

@@ -137,6 +137,49 @@ def test_bad_fragment_input_is_refused(fragments: Any, directory: Any, message: 
         dns_records_files(fragments, directory)
 
 
+ISSUER: dict[str, Any] = {**CURRENT, "names": ["mx.example.org"], "port": 25, "kind": "issuer",
+                          "certificate": LEAF.ca_pem, "public_key": pki_factory.public_pem(LEAF.ca_key)}
+
+
+def test_an_issuer_key_gets_one_dane_ta_line_whatever_dns_records_tlsa_says() -> None:
+    lines = dns_records_lines([{**CURRENT, "names": ["mx.example.org"], "port": 25}, ISSUER],
+                              DANE_EE + [{"usage": 3, "selector": 0, "matching_type": 1}], ttl=60)
+    assert f"_25._tcp.mx.example.org. 60 IN TLSA 2 1 1 {_digest(LEAF.ca_key)}" in lines
+    assert len(lines) == 3 and sum(" 2 1 1 " in line for line in lines) == 1
+
+
+POLICY = "version: STSv1\nmode: enforce\nmx: mx.example.org\nmax_age: 604800\n"
+MAIL = {"host": "mx", "domain": "example.org", "mta_sts_policy": POLICY, "tls_rpt": ["mailto:tlsrpt@example.org"]}
+
+
+def test_a_mail_domain_gets_its_mta_sts_and_tls_rpt_records_once() -> None:
+    lines = dns_records_lines([], [], [], ttl=300, mail=[MAIL, {**MAIL, "host": "mx2"}])
+    policy_id = hashlib.sha256(POLICY.encode()).hexdigest()[:32]
+    assert lines == [f'_mta-sts.example.org. 300 IN TXT "v=STSv1; id={policy_id}"',
+                     '_smtp._tls.example.org. 300 IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@example.org"']
+    assert dns_records_lines([], [], [], mail=[{**MAIL, "mta_sts_policy": None, "tls_rpt": []}]) == []
+    assert zone_fragments(lines, ["example.org"])["example.org"] == lines
+
+
+@pytest.mark.parametrize(("other", "label"), [
+    ({"mta_sts_policy": POLICY.replace("enforce", "testing")}, "_mta-sts"),
+    ({"tls_rpt": ["mailto:other@example.org"]}, "_smtp._tls"),
+])
+def test_two_mx_with_different_policies_for_one_domain_are_refused(other: dict[str, Any], label: str) -> None:
+    with pytest.raises(AnsibleFilterError, match=rf"^{label}\.example\.org: mx and mx2 publish different values"):
+        dns_records_lines([], [], [], mail=[MAIL, {**MAIL, "host": "mx2", **other}])
+
+
+@pytest.mark.parametrize(("mail", "message"), [
+    ("example.org", r"mail must be tls_key_mail's result \(a list\), got 'example.org'"),
+    ([{"domain": 3}], r"mail\[0\] must be a mapping with a domain"),
+    ([{**MAIL, "tls_rpt": ["ftp://x"]}], r"tls_rpt_record: rua\[0\] must be a mailto: or https: URI"),
+])
+def test_bad_mail_input_is_refused(mail: Any, message: str) -> None:
+    with pytest.raises(AnsibleFilterError, match=message):
+        dns_records_lines([], [], [], mail=mail)
+
+
 # --- CAA bound to acme_certificates' accounts ---------------------------------------------------------------------
 ACME_READ = {"acme": {
     "accounts": [{"ca": "primary", "directory": "https://a/dir", "account_uri": "https://a/acct/1",

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from tls_keys import tls_key_reads, tls_key_services, tls_key_set
+from tls_keys import tls_key_mail, tls_key_reads, tls_key_services, tls_key_set
 
 WWW = {"name": "www.example.org", "aliases": ["example.org", "WWW.example.org."],
        "certificates": [{"cert": "/etc/ssl/www-rsa.crt", "key": "/etc/ssl/www-rsa.key", "chain": "/etc/ssl/c.pem",
@@ -93,3 +93,41 @@ def test_a_skipped_or_failed_read_is_refused() -> None:
         tls_key_set({"results": [{"item": {"host": "web"}, "skipped": True}]})
     with pytest.raises(AnsibleFilterError, match="registered result"):
         tls_key_set("text")
+
+
+def test_a_service_may_ask_for_its_issuer_with_the_chain_to_find_it_in() -> None:
+    [read] = tls_key_reads([], HOSTVARS, [{**MAIL, "chain": "/etc/ssl/mx-chain.pem", "issuer": True}, MAIL])
+    assert [(s["issuer"], s["certificates"]) for s in read["services"]] == [
+        (True, [{"cert": "/etc/ssl/mx.crt", "chain": "/etc/ssl/mx-chain.pem"}]),
+        (False, [{"cert": "/etc/ssl/mx.crt"}])]
+    with pytest.raises(AnsibleFilterError, match=r"services\[0\]\.issuer: must be true or false, got 'yes'"):
+        tls_key_reads([], HOSTVARS, [{**MAIL, "issuer": "yes"}])
+    with pytest.raises(AnsibleFilterError, match=r"services\[0\]\.chain: 'chain\.pem' is not an absolute path"):
+        tls_key_reads([], HOSTVARS, [{**MAIL, "chain": "chain.pem"}])
+
+
+MAIL_SECTION = {"domain": "Example.org.", "mta_sts_policy": "version: STSv1\nmode: enforce\n",
+                "tls_rpt": ["mailto:tlsrpt@example.org"]}
+
+
+def test_the_mail_sections_name_their_host() -> None:
+    registered = {"results": [
+        {"item": {"host": "mx"}, "services": [], "mail": [MAIL_SECTION]},
+        {"item": {"host": "web"}, "services": []},
+    ]}
+    assert tls_key_mail(registered) == [{"host": "mx", "domain": "example.org",
+                                         "mta_sts_policy": MAIL_SECTION["mta_sts_policy"],
+                                         "tls_rpt": ["mailto:tlsrpt@example.org"]}]
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    ("lab.test", "mx: published mail section 0 must be a mapping, got 'lab.test'"),
+    ({**MAIL_SECTION, "domain": "bad_name"}, "mx: published mail section 0: domain: 'bad_name' is not a DNS name"),
+    ({**MAIL_SECTION, "mta_sts_policy": 3}, "mta_sts_policy must be the policy text, got 3"),
+    ({**MAIL_SECTION, "tls_rpt": "mailto:x@y"}, "tls_rpt must be a list of URIs, got 'mailto:x@y'"),
+])
+def test_a_bad_mail_section_is_refused_naming_the_host(section: Any, message: str) -> None:
+    with pytest.raises(AnsibleFilterError, match=message):
+        tls_key_mail([{"item": {"host": "mx"}, "services": [], "mail": [section]}])
+    with pytest.raises(AnsibleFilterError, match="without 'services'"):
+        tls_key_mail([{"item": {"host": "mx"}, "skipped": True}])

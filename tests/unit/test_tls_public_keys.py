@@ -30,7 +30,8 @@ def run(argv: Sequence[str], data: bytes | None) -> tuple[int, bytes, bytes]:
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def read(services: list[dict[str, Any]] = (), fallback: list[dict[str, Any]] = (), fact: str = "") -> dict[str, Any]:
+def read(services: list[dict[str, Any]] = (), fallback: list[dict[str, Any]] = (), fact: str | list[str] = ""
+         ) -> dict[str, Any]:
     return tls_public_keys.read_all(list(services), list(fallback), fact, run, OPENSSL)
 
 
@@ -148,6 +149,62 @@ def test_a_fact_of_another_shape_is_refused(tmp_path: Path, fact: str) -> None:
     path.write_text(fact)
     with pytest.raises(tls_public_keys.ReadError, match=f"^fact {path}: "):
         read(fact=str(path))
+
+
+def issuer_service(cert: Path, chain: Path | None = None, port: int = 25) -> dict[str, Any]:
+    return {"names": ["mx.example.org"], "port": port, "proto": "tcp", "issuer": True,
+            "certificates": [{"cert": str(cert), "chain": str(chain) if chain else None}]}
+
+
+def test_the_issuer_is_found_after_the_leaf_or_in_the_chain_file(files: dict[str, Any], tmp_path: Path) -> None:
+    pki = files["pki"]
+    leaf, chain = tmp_path / "leaf.pem", tmp_path / "chain.pem"
+    leaf.write_text(pki.leaf_pem)
+    # An impostor first: the CA's name on another key. Only the certificate that signed the leaf counts.
+    impostor = pki_factory.cert_pem(pki_factory.make_cert(pki_factory.new_key("p256", slot=2), "Bulwark Test CA",
+                                                          ca=True))
+    chain.write_text(impostor + pki.ca_pem)
+    for service_ in (issuer_service(files["chain"]), issuer_service(leaf, chain)):
+        current, issuer = read([service_])["services"][0]["keys"]
+        assert current["kind"] == "current" and issuer["kind"] == "issuer"
+        assert issuer["certificate"] == pki.ca_pem
+        assert issuer["spki_sha256"] == hashlib.sha256(pki_factory.spki_der(pki.ca_key)).hexdigest()
+        line = tlsa_record(issuer["certificate"], "mx.example.org", port=25, usage=2)
+        assert line.endswith(" 2 1 1 " + issuer["spki_sha256"])
+    assert read([issuer_service(files["chain"])])["services"][0]["keys"][1]["path"] == str(files["chain"])
+    assert read([issuer_service(leaf, chain)])["services"][0]["keys"][1]["path"] == str(chain)
+
+
+def test_without_its_issuer_the_read_fails_naming_the_files(files: dict[str, Any], tmp_path: Path) -> None:
+    leaf, chain = tmp_path / "leaf.pem", tmp_path / "chain.pem"
+    leaf.write_text(files["pki"].leaf_pem)
+    chain.write_text(pki_factory.cert_pem(pki_factory.make_cert(pki_factory.new_key("p256", slot=3), "Other CA",
+                                                                ca=True)))
+    with pytest.raises(tls_public_keys.ReadError, match=f"^cert {leaf}: the certificate that issued it is neither "
+                                                        f"in the file after it nor in chain {chain}"):
+        read([issuer_service(leaf, chain)])
+    # The leaf alone and no chain file: nothing to find the issuer in.
+    with pytest.raises(tls_public_keys.ReadError, match="none given"):
+        read([issuer_service(leaf)])
+
+
+def test_every_published_fact_is_read_and_their_mail_sections_returned(files: dict[str, Any], tmp_path: Path) -> None:
+    web, mail = tmp_path / "bulwark_tls.fact", tmp_path / "bulwark_mail.fact"
+    site = {"name": "a.example.org", "names": ["a.example.org"], "port": 443, "proto": "tcp",
+            "certificates": [{"cert": str(files["chain"]), "chain": None, "next_key": None}]}
+    web.write_text(json.dumps({"schema": 1, "server": "nginx", "sites": [site]}))
+    mail_section = {"domain": "example.org", "mta_sts_policy": None, "tls_rpt": ["mailto:r@example.org"]}
+    mail.write_text(json.dumps({"schema": 1, "server": "postfix", "mail": mail_section, "sites": [
+        {**site, "name": "mx.example.org", "names": ["mx.example.org"], "port": port, "issuer": True}
+        for port in (25, 993)]}))
+    result = read(fallback=[service(tmp_path / "missing.pem")], fact=[str(web), str(tmp_path / "none"), str(mail)])
+    assert result["published"] is True and result["mail"] == [mail_section]
+    assert [(s["names"], s["port"], [k["kind"] for k in s["keys"]]) for s in result["services"]] == [
+        (["a.example.org"], 443, ["current"]), (["mx.example.org"], 25, ["current", "issuer"]),
+        (["mx.example.org"], 993, ["current", "issuer"])]
+    mail.write_text(json.dumps({"schema": 1, "sites": [], "mail": "lab.test"}))
+    with pytest.raises(tls_public_keys.ReadError, match="'mail' section is not a mapping"):
+        read(fact=str(mail))
 
 
 # --- acme_certificates: the keys of a rollover under way, its own services, its accounts -----------------------------

@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 """Filters of the dns_records role: from the key set to one zone-file fragment per zone.
 
-* ``dns_records_lines`` - the TLSA lines of the key set (shared role's ``tls_key_set``) and the CAA lines.
+* ``dns_records_lines`` - the TLSA lines of the key set (shared role's ``tls_key_set``: 3 1 1 and the like for
+  served and staged keys, 2 1 1 for the issuers mail_tls asks for), the CAA lines, and the MTA-STS and TLS-RPT
+  lines of the published mail domains (``tls_key_mail``).
 * ``zone_fragments`` - records grouped by the longest zone that holds them, each checked to be one absolute
   record (dnspython), sorted and de-duplicated.
 * ``dns_records_files`` - the fragments as files (``{path, content}``) for config_apply.
@@ -21,6 +23,7 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 try:  # the collection bulwark.hardening
+    from ansible_collections.bulwark.hardening.plugins.filter.mail_policy import mta_sts_record, tls_rpt_record
     from ansible_collections.bulwark.hardening.plugins.filter.pinning import caa_records, tlsa_record
     from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_messages, bulwark_zonefile
 except ImportError:  # a role of the repository, or vendored: filter_plugins and module_utils of the `shared` role
@@ -28,6 +31,7 @@ except ImportError:  # a role of the repository, or vendored: filter_plugins and
     sys.path.append(str(Path(__file__).resolve().parents[2] / "shared" / "module_utils"))
     import bulwark_messages  # type: ignore[no-redef]
     import bulwark_zonefile  # type: ignore[no-redef]
+    from mail_policy import mta_sts_record, tls_rpt_record  # type: ignore[no-redef]
     from pinning import caa_records, tlsa_record  # type: ignore[no-redef]
 
 FRAGMENT_HEADER = (
@@ -38,6 +42,8 @@ FRAGMENT_HEADER = (
 # The defaults of dns_records_caa entries (meta/argument_specs.yml states the same).
 _CAA_DEFAULTS: dict[str, Any] = {"issue": None, "issuewild": None, "iodef": [], "critical": False,
                                  "accounturi": None, "validationmethods": []}
+# The record of an issuer's key (RFC 7671 section 5.2): DANE-TA, its SubjectPublicKeyInfo, SHA-256.
+ISSUER_TLSA = {"usage": 2, "selector": 1, "matching_type": 1}
 
 
 def _fail(message: str) -> AnsibleFilterError:
@@ -57,19 +63,24 @@ def zone_for(owner: str, zones: Iterable[str]) -> str | None:
     return None if best is None else names[best]
 
 
-def dns_records_lines(key_set: Any, tlsa: Any = (), caa: Any = (), ttl: Any = None) -> list[str]:
-    """TLSA lines for every key of ``key_set`` on each of its names, per parameter set of ``tlsa``; then CAA.
+def dns_records_lines(key_set: Any, tlsa: Any = (), caa: Any = (), ttl: Any = None, mail: Any = ()) -> list[str]:
+    """TLSA lines for every key of ``key_set`` on each of its names, per parameter set of ``tlsa``; then CAA;
+    then the MTA-STS and TLS-RPT lines of the ``mail`` domains.
 
-    ``key_set`` is the shared role's ``tls_key_set`` (public keys and certificates, never private keys).
-    A staged next key has no certificate: ``tlsa`` with selector 0 is refused when the set holds one.
+    ``key_set`` is the shared role's ``tls_key_set`` (public keys and certificates, never private keys). A key
+    of kind ``issuer`` (the CA that issued a served certificate, read for services that ask for it) gets one
+    ``2 1 1`` line instead (RFC 7671 section 5.2). A staged next key has no certificate: ``tlsa`` with
+    selector 0 is refused when the set holds one. ``mail`` is ``tls_key_mail``'s result: ``_mta-sts`` with the
+    id of the published policy text, ``_smtp._tls`` with the report URIs; two hosts that publish different
+    values for one domain are refused, since a domain has exactly one of each record.
     """
     if not isinstance(key_set, Sequence) or isinstance(key_set, str):
         raise AnsibleFilterError("dns_records_lines: the input must be a key set (tls_key_set's result)")
     if not isinstance(tlsa, Sequence) or isinstance(tlsa, str):
         raise AnsibleFilterError(f"dns_records_tlsa: must be a list of {{usage, selector, matching_type}}, "
-                                 f"got {type(tlsa).__name__}")
+                                 f"got {bulwark_messages.describe(tlsa)}")
     if not isinstance(caa, Sequence) or isinstance(caa, str):
-        raise AnsibleFilterError(f"dns_records_caa: must be a list of entries, got {type(caa).__name__}")
+        raise AnsibleFilterError(f"dns_records_caa: must be a list of entries, got {bulwark_messages.describe(caa)}")
     # Staged keys (next_key) and the keys of an ACME rollover have no certificate yet.
     next_keys = [key for key in key_set if isinstance(key, Mapping) and key.get("kind") in ("next", "rollover")]
     if next_keys and any(isinstance(p, Mapping) and str(p.get("selector")) == "0" for p in tlsa):
@@ -77,16 +88,17 @@ def dns_records_lines(key_set: Any, tlsa: Any = (), caa: Any = (), ttl: Any = No
             f"dns_records_tlsa has selector 0 (full certificate), but {next_keys[0].get('host')} stages a next_key "
             f"({next_keys[0].get('path')}), which has no certificate yet: publish selector 1 (SPKI) records, which "
             "survive renewals that keep the key")
+    for number, params in enumerate(tlsa):
+        if not isinstance(params, Mapping):
+            raise AnsibleFilterError(f"dns_records_tlsa[{number}]: must be a mapping, got "
+                                     f"{bulwark_messages.describe(params)}")
     records = []
     for key in key_set:
         if not isinstance(key, Mapping) or not (key.get("certificate") or key.get("public_key")):
             raise AnsibleFilterError("dns_records_lines: a key without certificate or public_key (not tls_key_set's)")
         pem = key.get("certificate") or key["public_key"]
         for name in key.get("names", []):
-            for number, params in enumerate(tlsa):
-                if not isinstance(params, Mapping):
-                    raise AnsibleFilterError(f"dns_records_tlsa[{number}]: must be a mapping, got "
-                                             f"{type(params).__name__}")
+            for params in [ISSUER_TLSA] if key.get("kind") == "issuer" else tlsa:
                 records.append(tlsa_record(pem, name, port=key.get("port", 443), proto=key.get("proto", "tcp"),
                                            usage=params.get("usage"), selector=params.get("selector"),
                                            matching_type=params.get("matching_type"), ttl=ttl))
@@ -95,11 +107,36 @@ def dns_records_lines(key_set: Any, tlsa: Any = (), caa: Any = (), ttl: Any = No
             raise AnsibleFilterError(f"dns_records_caa[{number}]: must be a mapping with a domain")
         unknown = sorted(set(entry) - set(_CAA_DEFAULTS) - {"domain"})
         if unknown:
-            raise AnsibleFilterError(f"dns_records_caa[{number}]: unknown key {unknown[0]!r}; use "
+            raise AnsibleFilterError(f"dns_records_caa[{number}]: unknown key {bulwark_messages.describe(unknown[0])}; use "
                                      f"{', '.join(_CAA_DEFAULTS)}")
         options = {k: default if entry.get(k) is None else entry[k] for k, default in _CAA_DEFAULTS.items()}
         records.extend(caa_records(entry["domain"], ttl=ttl, **options))
-    return records
+    return records + _mail_lines(mail, ttl)
+
+
+def _mail_lines(mail: Any, ttl: Any) -> list[str]:
+    """One ``_mta-sts`` and one ``_smtp._tls`` TXT line per mail domain, from the published mail sections."""
+    if not isinstance(mail, Sequence) or isinstance(mail, str):
+        raise AnsibleFilterError(f"dns_records_lines: mail must be tls_key_mail's result (a list), got "
+                                 f"{bulwark_messages.describe(mail)}")
+    chosen: dict[tuple[str, str], tuple[str, str]] = {}
+    for number, section in enumerate(mail):
+        if not isinstance(section, Mapping) or not isinstance(section.get("domain"), str):
+            raise AnsibleFilterError(f"dns_records_lines: mail[{number}] must be a mapping with a domain (tls_key_mail's "
+                                     f"result), got {bulwark_messages.describe(section)}")
+        host, domain = str(section.get("host")), section["domain"]
+        lines = []
+        if section.get("mta_sts_policy"):
+            lines.append(("_mta-sts", mta_sts_record(section["mta_sts_policy"], domain, ttl=ttl)))
+        if section.get("tls_rpt"):
+            lines.append(("_smtp._tls", tls_rpt_record(domain, section["tls_rpt"], ttl=ttl)))
+        for label, line in lines:
+            earlier = chosen.setdefault((label, domain), (host, line))
+            if earlier[1] != line:
+                raise AnsibleFilterError(
+                    f"{label}.{domain}: {earlier[0]} and {host} publish different values for it (a domain has one); "
+                    "give every MX of the domain the same mail_tls_mta_sts_* and mail_tls_tls_rpt")
+    return [line for _host, line in chosen.values()]
 
 
 def zone_fragments(records: Any, zones: Any) -> dict[str, list[str]]:
@@ -145,7 +182,7 @@ def dns_records_files(fragments: Any, directory: Any) -> list[dict[str, str]]:
     if not isinstance(fragments, Mapping):
         raise AnsibleFilterError("dns_records_files: the input must be zone_fragments' result (zone -> lines)")
     if not isinstance(directory, str) or not directory.startswith("/"):
-        raise AnsibleFilterError(f"dns_records_dir: {directory!r} is not an absolute path")
+        raise AnsibleFilterError(f"dns_records_dir: {bulwark_messages.describe(directory)} is not an absolute path")
     return [{"path": f"{directory.rstrip('/')}/{zone}.records",
              "content": FRAGMENT_HEADER.format(zone=zone) + "".join(f"{line}\n" for line in lines)}
             for zone, lines in fragments.items()]

@@ -8,8 +8,11 @@ Filters (documentation in the ``<filter>.yml`` files beside this one, and in doc
 * ``tls_key_reads`` - one read per host: the arguments of the ``tls_public_keys`` module for each TLS host
   and each host of a service list, checked first (hosts in the inventory, names, ports).
 * ``tls_key_set`` - the registered results of those reads as one flat list of keys.
+* ``tls_key_mail`` - the mail sections of the facts read (mail_tls: the mail domain, its MTA-STS policy and
+  TLS-RPT addresses), each with the host that published it.
 
-dns_records publishes TLSA records for this set; ct_monitor compares certificates it discovers with it.
+dns_records publishes TLSA records for this set (and the mail domains' records); ct_monitor compares
+certificates it discovers with it.
 """
 
 from __future__ import annotations
@@ -88,8 +91,13 @@ def _service(where: str, service: Any) -> tuple[str, dict[str, Any]]:
     certificate = {"cert": _path(f"{where}.cert", service.get("cert"))}
     if service.get("next_key"):
         certificate["next_key"] = _path(f"{where}.next_key", service["next_key"])
+    if service.get("chain"):
+        certificate["chain"] = _path(f"{where}.chain", service["chain"])
+    issuer = service.get("issuer", False)
+    if not isinstance(issuer, bool):
+        raise _fail(f"{where}.issuer", f"must be true or false, got {describe(issuer)}")
     return str(service.get("host")), {"names": [_name(f"{where}.name", service.get("name"))], "port": port,
-                                      "proto": proto, "certificates": [certificate]}
+                                      "proto": proto, "issuer": issuer, "certificates": [certificate]}
 
 
 def tls_key_reads(hosts: Any, hostvars: Mapping[str, Any], services: Any = (), hosts_var: str = "hosts",
@@ -144,6 +152,33 @@ def tls_key_set(reads: Any) -> list[dict[str, Any]]:
     return keys
 
 
+def tls_key_mail(reads: Any) -> list[dict[str, Any]]:
+    """The ``mail`` sections the reads returned (tls_public_keys' ``mail``), each as ``{host, domain,
+    mta_sts_policy, tls_rpt}``, in the order read. ``reads`` as for ``tls_key_set``."""
+    results = reads.get("results") if isinstance(reads, Mapping) else reads
+    if not isinstance(results, Sequence) or isinstance(results, str):
+        raise _fail("tls_key_mail", "the input must be the registered result of a looped tls_public_keys task")
+    domains = []
+    for result in results:
+        if not isinstance(result, Mapping) or not isinstance(result.get("services"), list):
+            raise _fail("tls_key_mail", "a result without 'services': was it skipped or did it fail?")
+        item = result.get("item")
+        host = item.get("host") if isinstance(item, Mapping) else item
+        for index, section in enumerate(result.get("mail") or []):
+            where = f"tls_key_mail: {host}: published mail section {index}"
+            if not isinstance(section, Mapping):
+                raise AnsibleFilterError(f"{where} must be a mapping, got {describe(section)}")
+            policy, rua = section.get("mta_sts_policy"), section.get("tls_rpt") or []
+            if policy is not None and not isinstance(policy, str):
+                raise AnsibleFilterError(f"{where}: mta_sts_policy must be the policy text, got "
+                                         f"{describe(policy)}")
+            if not isinstance(rua, list):
+                raise AnsibleFilterError(f"{where}: tls_rpt must be a list of URIs, got {describe(rua)}")
+            domains.append({"host": host, "domain": _name(f"{where}: domain", section.get("domain")),
+                            "mta_sts_policy": policy, "tls_rpt": list(rua)})
+    return domains
+
+
 class FilterModule:
     """Bulwark's key set filters."""
 
@@ -152,4 +187,5 @@ class FilterModule:
             "tls_key_services": tls_key_services,
             "tls_key_reads": tls_key_reads,
             "tls_key_set": tls_key_set,
+            "tls_key_mail": tls_key_mail,
         }

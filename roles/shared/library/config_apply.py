@@ -36,7 +36,7 @@ description:
   - Nothing is changed (and the test is not run) when everything is already as declared, no reload is
     pending and the service runs; that is the normal second run, one call.
 options:
-  files:
+  files: &files
     description: Files and their complete contents.
     type: list
     elements: dict
@@ -51,7 +51,7 @@ options:
         description: Show the content in diff mode; set false for files that must not be shown.
         type: bool
         default: true
-  links:
+  links: &links
     description: Symbolic links, as C(a2ensite) and C(a2enconf) make them.
     type: list
     elements: dict
@@ -59,12 +59,12 @@ options:
     suboptions:
       path: {description: The link., type: path, required: true}
       src: {description: What it points to (as written into the link)., type: str, required: true}
-  absent:
+  absent: &absent
     description: Paths (files or links) that must not exist, such as a distribution's default site.
     type: list
     elements: path
     default: []
-  exclusive:
+  exclusive: &exclusive
     description:
       - Glob patterns of files this caller owns, such as C(/etc/nginx/conf.d/bulwark-site-*.conf). A file that
         matches one and is not in O(files) or O(links) is removed, so a site dropped from the variables goes
@@ -72,7 +72,7 @@ options:
     type: list
     elements: str
     default: []
-  directories:
+  directories: &directories
     description:
       - Directories to create when missing; never removed, and left as they are when the test fails.
       - A path (a string) is created with mode 0755 when missing, and an existing one is left as it is.
@@ -84,19 +84,29 @@ options:
     type: list
     elements: raw
     default: []
-  test_command:
+  test_command: &test_command
     description:
       - Command that tests the complete configuration; exit status 0 means good. Empty means no test.
     type: list
     elements: str
     default: []
-  service:
+  candidate_dir: &candidate_dir
+    description:
+      - Test the new files before any live file changes, for daemons that re-read their files at any time
+        (Postfix starts new processes that read C(main.cf) whenever it likes). The directory is copied to a
+        temporary one, the declared changes under it are made in the copy, and O(test_command) runs with every
+        C({dir}) in its arguments replaced by the copy (e.g. C([postfix, -c, "{dir}", check])). Only when it
+        passes are the live files swapped and tested again, with C({dir}) replaced by O(candidate_dir) itself.
+      - Empty tests in place only (write, test, restore on failure).
+    type: path
+    default: ""
+  service: &service
     description:
       - The systemd unit that reads these files. After a change, or when an earlier run left a reload pending,
         it is reloaded (started when it does not run). Empty manages files only.
     type: str
     default: ""
-  reload_command:
+  reload_command: &reload_command
     description:
       - Command that makes the running service read its configuration, for daemons whose own tool does it
         best (e.g. C([knotc, reload])). Default C(systemctl reload <service>), or C(restart) with O(restart).
@@ -104,14 +114,14 @@ options:
     type: list
     elements: str
     default: []
-  restart:
+  restart: &restart
     description: Restart instead of reload (for daemons that cannot reload).
     type: bool
     default: false
-  enabled:
+  enabled: &enabled
     description: Start the service at boot. Null leaves it as it is.
     type: bool
-  request_reload:
+  request_reload: &request_reload
     description:
       - Mark a reload as pending even when no file of O(files) changed, e.g. because another task replaced a
         certificate the service reads. The mark is durable like the others.
@@ -121,7 +131,7 @@ options:
     description: Where the markers and journals are kept on the host.
     type: path
     default: /var/lib/bulwark/apply
-  name:
+  name: &name
     description:
       - Name of the marker, journal and lock under O(state_dir); default O(service). With a name and no O(service),
         O(reload_command) alone makes the daemon read the files (durably, like a reload), for a daemon the caller
@@ -129,13 +139,38 @@ options:
         that pass only O(service) are unchanged.
     type: str
     default: ""
-  lock_timeout:
+  lock_timeout: &lock_timeout
     description:
       - Seconds to wait for another call for the same O(service) to finish. A controller that dies does not stop
         its module call on the host, so a repair run can start while the old call still writes or reloads; the
         calls take turns (C(<state_dir>/<name>.lock), which holds the process ID of the call that has it).
     type: int
     default: 300
+  units:
+    description:
+      - Several units in one call, each with the options above (O(files) to O(lock_timeout)), applied in order
+        as if by one call each (one lock, marker and journal per unit's O(name) or O(service)). Fewer round
+        trips for a role that runs several daemons; a re-run with nothing to do is still one call.
+      - A unit that fails stops the call; the units before it stay applied (each passed its own test and
+        was reloaded). Not together with the options above outside the units.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      files: *files
+      links: *links
+      absent: *absent
+      exclusive: *exclusive
+      directories: *directories
+      test_command: *test_command
+      candidate_dir: *candidate_dir
+      service: *service
+      reload_command: *reload_command
+      restart: *restart
+      enabled: *enabled
+      request_reload: *request_reload
+      name: *name
+      lock_timeout: *lock_timeout
 author: Bulwark maintainers (@bulwark)
 notes:
   - Supports check mode and diff mode. In check mode a pending reload, a half-done swap (in RV(recovered)) or a
@@ -158,6 +193,26 @@ EXAMPLES = r"""
     test_command: [nginx, -t]
     service: nginx
     enabled: true
+
+- name: Test Postfix's new main.cf on a copy of /etc/postfix before it goes live
+  config_apply:
+    files:
+      - path: /etc/postfix/main.cf
+        content: "{{ main_cf }}"
+    candidate_dir: /etc/postfix
+    test_command: [postfix, -c, "{dir}", check]
+    service: postfix
+
+- name: Two daemons in one call, each tested and reloaded on its own
+  config_apply:
+    units:
+      - files: [{path: /etc/unbound/unbound.conf.d/local.conf, content: "{{ unbound_conf }}"}]
+        test_command: [unbound-checkconf]
+        service: unbound
+      - files: [{path: /etc/postfix/main.cf, content: "{{ main_cf }}"}]
+        candidate_dir: /etc/postfix
+        test_command: [postfix, -c, "{dir}", check]
+        service: postfix
 
 - name: A certificate nginx reads was replaced; reload nginx (durably)
   config_apply:
@@ -205,6 +260,11 @@ test_output:
   description: Output of the test command, when it ran.
   returned: when the test ran
   type: str
+units:
+  description: With O(units), each unit's own result (the keys above and C(name)), in order.
+  returned: with O(units)
+  type: list
+  elements: dict
 """
 
 import fcntl
@@ -213,6 +273,7 @@ import json
 import os
 import shutil
 import stat
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -534,6 +595,47 @@ def recover(journal: Journal) -> list[str]:
     return [item.path for item in saved]
 
 
+CANDIDATE_PLACEHOLDER = "{dir}"
+
+
+def _inside(path: str, directory: str) -> str | None:
+    """``path`` relative to ``directory`` when it lies inside it, else None."""
+    rel = os.path.relpath(os.path.abspath(path), os.path.abspath(directory))
+    return None if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel
+
+
+def with_dir(argv: Sequence[str], directory: str) -> list[str]:
+    """``argv`` with every ``{dir}`` replaced by ``directory``."""
+    return [arg.replace(CANDIDATE_PLACEHOLDER, directory) for arg in argv]
+
+
+def test_candidate(todo: Plan, candidate_dir: str, test: Runner, test_command: Sequence[str]) -> tuple[int, str]:
+    """Run ``test_command`` on a copy of ``candidate_dir`` holding the planned changes; nothing live is touched.
+
+    Returns the exit status and the output (with the copy's path shown as ``candidate_dir``).
+    """
+    with tempfile.TemporaryDirectory(prefix="bulwark-candidate-") as tmp:
+        copy = os.path.join(tmp, os.path.basename(os.path.normpath(candidate_dir)) or "candidate")
+        shutil.copytree(candidate_dir, copy, symlinks=True)
+        for path, data, mode, _uid, _gid in todo.writes:
+            rel = _inside(path, candidate_dir)
+            if rel is not None:
+                os.makedirs(os.path.dirname(os.path.join(copy, rel)), exist_ok=True)
+                _write(os.path.join(copy, rel), data, mode)
+        for path, src in todo.links:
+            rel = _inside(path, candidate_dir)
+            if rel is not None:
+                _remove(os.path.join(copy, rel))
+                os.symlink(src, os.path.join(copy, rel))
+        for path in todo.removals:
+            rel = _inside(path, candidate_dir)
+            if rel is not None:
+                _remove(os.path.join(copy, rel))
+        rc, out, err = test(with_dir(test_command, copy))
+    output = "\n".join(part for part in (out.strip(), err.strip()) if part)
+    return rc, output.replace(copy, candidate_dir)
+
+
 def apply(todo: Plan, test: Runner, test_command: Sequence[str], journal: Journal | None = None) -> str:
     """Carry out ``todo``, run the test; undo everything and raise ApplyFailed when it fails.
 
@@ -615,6 +717,156 @@ def sync_service(run: Runner, service: str, state: ServiceState, reload_command:
     return how
 
 
+class UnitFailed(Exception):
+    """One unit could not be applied; ``result`` is what to report (with ``failed``)."""
+
+    def __init__(self, msg: str, result: dict[str, Any]) -> None:
+        super().__init__(msg)
+        self.msg = msg
+        self.result = result
+
+
+def apply_unit(p: dict[str, Any], run: Runner, check_mode: bool, diff: bool) -> dict[str, Any]:
+    """Everything one unit asks for (the module's options, or one entry of ``units``): its result, or UnitFailed."""
+    live_test = with_dir(p["test_command"], p["candidate_dir"]) if p["candidate_dir"] else p["test_command"]
+    name = p["name"] or p["service"]
+    journal = Journal(p["state_dir"], name) if name else None
+    result: dict[str, Any] = {"name": name, "changed": False, "changed_paths": [], "reloaded": None,
+                              "pending_from_earlier_run": False, "recovered": [], "daemon_reloaded": False}
+
+    def fail(msg: str, **extra: Any) -> UnitFailed:
+        return UnitFailed(msg, {**result, **extra})
+
+    if p["test_command"] and shutil.which(p["test_command"][0]) is None and not os.path.isabs(p["test_command"][0]):
+        raise fail(f"test_command: {p['test_command'][0]} not found on the host")
+    try:
+        if journal and not check_mode:
+            if not journal.lock(p["lock_timeout"]):
+                raise fail(f"another config_apply for {name} still runs on the host (a run whose controller died?) "
+                           f"after {p['lock_timeout']}s: {journal.lock_path}")
+            journal.clean_left_overs()
+            result["recovered"] = recover(journal)
+        elif journal and (journal.read() or {}).get("phase") == PHASE_WRITING:
+            # Check mode: a real run would first put these back (the diff below compares with the swapped files).
+            result["recovered"] = [item.path for item in journal.saved()]
+        earlier = journal.read() if journal else None
+        result["pending_from_earlier_run"] = bool(earlier)
+        todo = plan(p["files"], p["links"], p["absent"], p["directories"], p["exclusive"])
+    except (OSError, ValueError) as exc:
+        raise fail(f"config_apply: {exc}") from None
+    result["changed_paths"] = todo.paths
+    if diff and todo.diff:
+        result["diff"] = todo.diff
+    state = service_state(run, p["service"]) if p["service"] else None
+    read_config = bool(todo.paths or earlier or p["request_reload"])
+    # Without a service, the reload command alone makes the daemon read the files (e.g. a zone reload).
+    command_only = bool(journal and not p["service"] and p["reload_command"])
+    needs_sync = (bool(state) and (read_config or not state.active
+                                   or (p["enabled"] is not None and p["enabled"] != state.enabled))) \
+        or (command_only and read_config)
+    result["changed"] = bool(todo.paths) or needs_sync or bool(result["recovered"])
+    if check_mode:
+        return result
+
+    tested = False
+    if todo.paths and p["candidate_dir"] and p["test_command"]:
+        try:
+            rc, output = test_candidate(todo, p["candidate_dir"], run, p["test_command"])
+        except OSError as exc:
+            rc, output = 1, f"{exc}"
+        if rc != 0:
+            raise fail(f"{' '.join(live_test)} rejected the new configuration, tested on a copy of "
+                       f"{p['candidate_dir']}; no live file was changed:\n{output}", test_output=output, changed=False)
+    if todo.paths:
+        try:
+            result["test_output"] = apply(todo, run, live_test, journal)
+            tested = True
+        except ApplyFailed as failed:
+            state_text = "the previous files are back in place" if failed.restored_ok else \
+                "the previous files are back in place, but the test fails on them too"
+            raise fail(f"{' '.join(live_test)} rejected the new configuration; nothing was reloaded and "
+                       f"{state_text}:\n{failed.output}", test_output=failed.output, restored=True,
+                       changed=False) from None
+        except OSError as exc:
+            raise fail(f"config_apply: {exc}") from None
+
+    # systemd reads units only when told: before the service is restarted with them.
+    try:
+        result["daemon_reloaded"] = reload_units(run, todo.paths, p["service"], bool(earlier))
+    except RuntimeError as exc:
+        raise fail(f"{exc}; the reload stays pending for the next run") from None
+    if journal and needs_sync:
+        if p["request_reload"] and not journal.read():
+            journal.mark_pending()
+        if live_test and not tested and (read_config or not (state and state.active)):
+            rc, out, err = run(live_test)
+            if rc != 0:
+                raise fail(f"{' '.join(live_test)} rejects the configuration on disk, so {name} was not reloaded; "
+                           f"the reload stays pending:\n{(out + err).strip()}")
+        try:
+            if state:
+                result["reloaded"] = sync_service(run, p["service"], state, p["reload_command"], p["restart"],
+                                                  read_config, p["enabled"])
+            else:
+                rc, out, err = run(p["reload_command"])
+                if rc != 0:
+                    raise RuntimeError(f"`{' '.join(p['reload_command'])}` failed (exit {rc}): {(err or out).strip()}")
+                result["reloaded"] = "reloaded"
+        except RuntimeError as exc:
+            raise fail(f"{exc}; the reload stays pending for the next run") from None
+        journal.clear()
+    elif journal and not state and not command_only:
+        journal.clear()  # files only: nothing to reload, the journal only guarded the swap
+    return result
+
+
+def combine(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The module's result for several units: each unit's in ``units``, the rest summed up."""
+    combined: dict[str, Any] = {
+        "changed": any(r["changed"] for r in results),
+        "changed_paths": [path for r in results for path in r["changed_paths"]],
+        "reloaded": next((r["reloaded"] for r in results if r["reloaded"]), None),
+        "pending_from_earlier_run": any(r["pending_from_earlier_run"] for r in results),
+        "recovered": [path for r in results for path in r["recovered"]],
+        "units": [{k: v for k, v in r.items() if k != "diff"} for r in results],
+    }
+    diffs = [d for r in results for d in r.get("diff", [])]
+    if diffs:
+        combined["diff"] = diffs
+    outputs = [r["test_output"] for r in results if "test_output" in r]
+    if outputs:
+        combined["test_output"] = "\n".join(outputs)
+    return combined
+
+
+UNIT_OPTIONS: dict[str, Any] = {
+    "files": {"type": "list", "elements": "dict", "default": [], "options": {
+        "path": {"type": "path", "required": True},
+        "content": {"type": "str", "required": True},
+        "mode": {"type": "str", "default": "0644"},
+        "owner": {"type": "str"},
+        "group": {"type": "str"},
+        "diff": {"type": "bool", "default": True},
+    }},
+    "links": {"type": "list", "elements": "dict", "default": [], "options": {
+        "path": {"type": "path", "required": True},
+        "src": {"type": "str", "required": True},
+    }},
+    "absent": {"type": "list", "elements": "path", "default": []},
+    "exclusive": {"type": "list", "elements": "str", "default": []},
+    "directories": {"type": "list", "elements": "raw", "default": []},
+    "test_command": {"type": "list", "elements": "str", "default": []},
+    "candidate_dir": {"type": "path", "default": ""},
+    "service": {"type": "str", "default": ""},
+    "reload_command": {"type": "list", "elements": "str", "default": []},
+    "restart": {"type": "bool", "default": False},
+    "enabled": {"type": "bool"},
+    "request_reload": {"type": "bool", "default": False},
+    "name": {"type": "str", "default": ""},
+    "lock_timeout": {"type": "int", "default": 300},
+}
+
+
 # Where systemd reads units and their drop-ins (system manager); a change there needs `systemctl daemon-reload`.
 UNIT_DIRS = ("/etc/systemd/system/", "/run/systemd/system/", "/usr/local/lib/systemd/system/",
              "/usr/lib/systemd/system/", "/lib/systemd/system/")
@@ -641,116 +893,36 @@ def reload_units(run: Runner, changed: Sequence[str], service: str, pending: boo
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "files": {"type": "list", "elements": "dict", "default": [], "options": {
-                "path": {"type": "path", "required": True},
-                "content": {"type": "str", "required": True},
-                "mode": {"type": "str", "default": "0644"},
-                "owner": {"type": "str"},
-                "group": {"type": "str"},
-                "diff": {"type": "bool", "default": True},
-            }},
-            "links": {"type": "list", "elements": "dict", "default": [], "options": {
-                "path": {"type": "path", "required": True},
-                "src": {"type": "str", "required": True},
-            }},
-            "absent": {"type": "list", "elements": "path", "default": []},
-            "exclusive": {"type": "list", "elements": "str", "default": []},
-            "directories": {"type": "list", "elements": "raw", "default": []},
-            "test_command": {"type": "list", "elements": "str", "default": []},
-            "service": {"type": "str", "default": ""},
-            "reload_command": {"type": "list", "elements": "str", "default": []},
-            "restart": {"type": "bool", "default": False},
-            "enabled": {"type": "bool"},
-            "request_reload": {"type": "bool", "default": False},
+            **UNIT_OPTIONS,
+            "units": {"type": "list", "elements": "dict", "default": [], "options": UNIT_OPTIONS},
             "state_dir": {"type": "path", "default": "/var/lib/bulwark/apply"},
-            "name": {"type": "str", "default": ""},
-            "lock_timeout": {"type": "int", "default": 300},
         },
         supports_check_mode=True,
     )
     p = module.params
+    given = sorted(key for key, spec in UNIT_OPTIONS.items() if p[key] != spec.get("default"))
+    if p["units"] and given:
+        module.fail_json(msg=f"units: give the units' options inside each unit, not beside units (got {', '.join(given)})")
 
     def run(argv: Sequence[str]) -> tuple[int, str, str]:
         return module.run_command(list(argv), environ_update={"LC_ALL": "C"})
 
-    name = p["name"] or p["service"]
-    journal = Journal(p["state_dir"], name) if name else None
-    result: dict[str, Any] = {"changed": False, "changed_paths": [], "reloaded": None,
-                              "pending_from_earlier_run": False, "recovered": [], "daemon_reloaded": False}
-    if p["test_command"] and shutil.which(p["test_command"][0]) is None and not os.path.isabs(p["test_command"][0]):
-        module.fail_json(msg=f"test_command: {p['test_command'][0]} not found on the host", **result)
-    try:
-        if journal and not module.check_mode:
-            if not journal.lock(p["lock_timeout"]):
-                module.fail_json(msg=f"another config_apply for {name} still runs on the host (a run whose "
-                                     f"controller died?) after {p['lock_timeout']}s: {journal.lock_path}", **result)
-            journal.clean_left_overs()
-            result["recovered"] = recover(journal)
-        elif journal and (journal.read() or {}).get("phase") == PHASE_WRITING:
-            # Check mode: a real run would first put these back (the diff below compares with the swapped files).
-            result["recovered"] = [item.path for item in journal.saved()]
-        earlier = journal.read() if journal else None
-        result["pending_from_earlier_run"] = bool(earlier)
-        todo = plan(p["files"], p["links"], p["absent"], p["directories"], p["exclusive"])
-    except (OSError, ValueError) as exc:
-        module.fail_json(msg=f"config_apply: {exc}", **result)
-    result["changed_paths"] = todo.paths
-    if module._diff and todo.diff:
-        result["diff"] = todo.diff
-    state = service_state(run, p["service"]) if p["service"] else None
-    read_config = bool(todo.paths or earlier or p["request_reload"])
-    # Without a service, the reload command alone makes the daemon read the files (e.g. a zone reload).
-    command_only = bool(journal and not p["service"] and p["reload_command"])
-    needs_sync = (bool(state) and (read_config or not state.active
-                                   or (p["enabled"] is not None and p["enabled"] != state.enabled))) \
-        or (command_only and read_config)
-    result["changed"] = bool(todo.paths) or needs_sync or bool(result["recovered"])
-    if module.check_mode:
-        module.exit_json(**result)
-
-    tested = False
-    if todo.paths:
+    units = [{**unit, "state_dir": p["state_dir"]} for unit in p["units"]] or [p]
+    results: list[dict[str, Any]] = []
+    for number, unit in enumerate(units):
         try:
-            result["test_output"] = apply(todo, run, p["test_command"], journal)
-            tested = True
-        except ApplyFailed as failed:
-            state_text = "the previous files are back in place" if failed.restored_ok else \
-                "the previous files are back in place, but the test fails on them too"
-            module.fail_json(msg=f"{' '.join(p['test_command'])} rejected the new configuration; nothing was "
-                                 f"reloaded and {state_text}:\n{failed.output}",
-                             test_output=failed.output, restored=True, **{**result, "changed": False})
-        except OSError as exc:
-            module.fail_json(msg=f"config_apply: {exc}", **result)
-
-    # systemd reads units only when told: before the service is restarted with them.
-    try:
-        result["daemon_reloaded"] = reload_units(run, todo.paths, p["service"], bool(earlier))
-    except RuntimeError as exc:
-        module.fail_json(msg=f"{exc}; the reload stays pending for the next run", **result)
-
-    if journal and needs_sync:
-        if p["request_reload"] and not journal.read():
-            journal.mark_pending()
-        if p["test_command"] and not tested and (read_config or not (state and state.active)):
-            rc, out, err = run(p["test_command"])
-            if rc != 0:
-                module.fail_json(msg=f"{' '.join(p['test_command'])} rejects the configuration on disk, so "
-                                     f"{name} was not reloaded; the reload stays pending:\n"
-                                     f"{(out + err).strip()}", **result)
-        try:
-            if state:
-                result["reloaded"] = sync_service(run, p["service"], state, p["reload_command"], p["restart"],
-                                                  read_config, p["enabled"])
-            else:
-                rc, out, err = run(p["reload_command"])
-                if rc != 0:
-                    raise RuntimeError(f"`{' '.join(p['reload_command'])}` failed (exit {rc}): {(err or out).strip()}")
-                result["reloaded"] = "reloaded"
-        except RuntimeError as exc:
-            module.fail_json(msg=f"{exc}; the reload stays pending for the next run", **result)
-        journal.clear()
-    elif journal and not state and not command_only:
-        journal.clear()  # files only: nothing to reload, the journal only guarded the swap
+            results.append(apply_unit(unit, run, module.check_mode, module._diff))
+        except UnitFailed as failed:
+            if not p["units"]:
+                module.fail_json(msg=failed.msg, **failed.result)
+            done = combine(results + [failed.result])
+            module.fail_json(msg=f"units[{number}] ({failed.result['name'] or 'files only'}): {failed.msg}"
+                                 + (f"\n(units before it were applied: {', '.join(r['name'] or 'files only' for r in results)})"
+                                    if results else ""), **done)
+    if p["units"]:
+        module.exit_json(**combine(results))
+    result = results[0]
+    del result["name"]
     module.exit_json(**result)
 
 

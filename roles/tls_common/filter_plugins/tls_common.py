@@ -293,7 +293,8 @@ class _SiteChecker:
         model["ocsp_stapling"] = self._stapling(self._choice(site, "ocsp_stapling", STAPLING_MODES), certificates)
         # The servers verify stapled responses against one CA file: the chain, or a bundle of the chains
         # when the site's certificates come from different CAs (RSA and ECDSA intermediates differ).
-        chains = list(dict.fromkeys(str(c["chain"]) for c in certificates))
+        # Only paths (a chain that is not one is already a problem): str() of a hostile value can raise.
+        chains = list(dict.fromkeys(c["chain"] for c in certificates if isinstance(c["chain"], str)))
         model["chains"] = chains
         model["trusted_chain"] = None
         if model["ocsp_stapling"] and chains:

@@ -1,0 +1,1 @@
+../roles/shared/filter_plugins/mail_policy.py

@@ -1,0 +1,1 @@
+../roles/mail_tls/filter_plugins/mail_tls.py
