@@ -181,7 +181,7 @@ def test_bad_mail_input_is_refused(mail: Any, message: str) -> None:
 
 
 # --- CAA bound to acme_certificates' accounts ---------------------------------------------------------------------
-ACME_READ = {"acme": {
+ACME_READ = {"services": [], "acme": {
     "accounts": [{"ca": "primary", "directory": "https://a/dir", "account_uri": "https://a/acct/1",
                   "caa_identity": "letsencrypt.org"},
                  {"ca": "backup", "directory": "https://b/dir", "account_uri": "https://b/acct/2", "caa_identity": ""}],
@@ -192,7 +192,7 @@ ACME_READ = {"acme": {
 def test_acme_accounts_become_caa_entries_with_accounturi_and_the_challenges_used() -> None:
     from dns_records import dns_records_acme_caa
 
-    entries = dns_records_acme_caa({"results": [ACME_READ, {"acme": {"accounts": [], "certificates": []}}]})
+    entries = dns_records_acme_caa({"results": [ACME_READ, {"services": [], "acme": {"accounts": [], "certificates": []}}]})
     assert entries == [
         {"domain": "example.org", "issuewild": ["letsencrypt.org"], "accounturi": "https://a/acct/1",
          "validationmethods": ["dns-01"]},
@@ -211,7 +211,7 @@ def test_hosts_without_the_acme_fact_add_nothing_and_bad_input_is_named() -> Non
     with pytest.raises(AnsibleFilterError, match="registered result of a looped tls_public_keys task"):
         dns_records_acme_caa("nope")
     with pytest.raises(AnsibleFilterError, match=r"results\[0\]\.acme must be a mapping"):
-        dns_records_acme_caa([{"acme": ["x"]}])
+        dns_records_acme_caa([{"services": [], "acme": ["x"]}])
 
 
 def test_a_rollover_key_refuses_selector_0_like_a_next_key() -> None:

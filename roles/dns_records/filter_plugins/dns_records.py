@@ -25,6 +25,7 @@ from ansible.errors import AnsibleFilterError
 try:  # the collection bulwark.hardening
     from ansible_collections.bulwark.hardening.plugins.filter.mail_policy import mta_sts_record, tls_rpt_record
     from ansible_collections.bulwark.hardening.plugins.filter.pinning import caa_records, tlsa_record
+    from ansible_collections.bulwark.hardening.plugins.filter.tls_keys import tls_key_results
     from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_messages, bulwark_zonefile
 except ImportError:  # a role of the repository, or vendored: filter_plugins and module_utils of the `shared` role
     sys.path.append(str(Path(__file__).resolve().parents[2] / "shared" / "filter_plugins"))
@@ -33,6 +34,7 @@ except ImportError:  # a role of the repository, or vendored: filter_plugins and
     import bulwark_zonefile  # type: ignore[no-redef]
     from mail_policy import mta_sts_record, tls_rpt_record  # type: ignore[no-redef]
     from pinning import caa_records, tlsa_record  # type: ignore[no-redef]
+    from tls_keys import tls_key_results  # type: ignore[no-redef]
 
 FRAGMENT_HEADER = (
     "; Managed by Bulwark's dns_records role: TLSA and CAA records of {zone}, computed from the\n"
@@ -196,13 +198,9 @@ def dns_records_acme_caa(reads: Any) -> list[dict[str, Any]]:
     ``reads`` is what the looped tls_public_keys task registered (each result's ``acme``); hosts without the
     acme_certificates fact add nothing. Sorted, so an unchanged fleet gives the same entries.
     """
-    results = reads.get("results") if isinstance(reads, Mapping) else reads
-    if not isinstance(results, Sequence) or isinstance(results, str):
-        raise AnsibleFilterError("dns_records_acme_caa: the input must be the registered result of a looped "
-                                 "tls_public_keys task")
     entries: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for number, result in enumerate(results):
-        acme = result.get("acme") if isinstance(result, Mapping) else None
+    for number, (_host, result) in enumerate(tls_key_results(reads, "dns_records_acme_caa")):
+        acme = result.get("acme")
         if not acme:
             continue
         if not isinstance(acme, Mapping):
