@@ -56,6 +56,8 @@ _TEXT_SUFFIXES = (".yml", ".yaml", ".j2")
 # What the collection needs on the controller besides ansible-core: the pinning filters parse certificates and
 # keys (cryptography), dns_records checks every zone line it writes (dnspython).
 CONTROLLER_PACKAGES = ("ansible-core", "cryptography", "dnspython")
+# The collections galaxy.yml depends on (acme_certificates orders through community.crypto).
+DEPENDENCIES = ("community.crypto",)
 # validate-modules knows GPLv3 headers only; Bulwark is MIT-licensed (collection/galaxy.yml), so every module
 # gets this one ignore entry, with its reason (ansible-test wants one per file).
 LICENSE_IGNORE = "validate-modules:missing-gplv3-license # Bulwark is MIT-licensed (galaxy.yml), not GPLv3"
@@ -263,6 +265,16 @@ def pinned(names: tuple[str, ...], root: Path = ROOT) -> list[str]:
     return [f"{name}=={pins[name]}" for name in names]
 
 
+def bundled_collection(name: str, root: Path = ROOT) -> Path:
+    """Where the repository's .venv (the `ansible` package of requirements.txt) has the collection ``name``."""
+    namespace, collection_name = name.split(".")
+    pattern = f"lib/python*/site-packages/ansible_collections/{namespace}/{collection_name}"
+    found = sorted((root / ".venv").glob(pattern))
+    if not found:
+        raise StepError("collection", f"{root / '.venv'} has no collection {name} (the `ansible` package carries it)")
+    return found[0]
+
+
 def make_venv(path: Path, tarball: Path | None = None, root: Path = ROOT) -> Path:
     """A new venv at ``path`` with what a user of the collection installs: ansible-core, cryptography (the
     pinning filters) and dnspython (dns_records' zone-line checks), pinned as the suite pins them; with
@@ -277,6 +289,12 @@ def make_venv(path: Path, tarball: Path | None = None, root: Path = ROOT) -> Pat
     if tarball is not None:
         site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                               capture_output=True, text=True, check=True).stdout.strip()
+        # The collection's dependencies (galaxy.yml), where a user gets them from Galaxy: from the `ansible`
+        # package the suite pins (.venv), so the install stays offline.
+        for name in DEPENDENCIES:
+            namespace, collection_name = name.split(".")
+            shutil.copytree(bundled_collection(name, root),
+                            Path(site) / "ansible_collections" / namespace / collection_name, dirs_exist_ok=True)
         proc = subprocess.run([str(path / "bin" / "ansible-galaxy"), "collection", "install", "--offline", "-p", site,
                                str(tarball)], capture_output=True, text=True, check=False)
         if proc.returncode != 0:

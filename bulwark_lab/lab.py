@@ -63,6 +63,7 @@ MAIN_LAB = Lab("lab", 80, (
     Host("ns", "target", 13),
     Host("ns-parent", "target", 14),
     Host("scanner", "scanner", 20),
+    Host("ca", "scanner", 21),
 ))
 
 

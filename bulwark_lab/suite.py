@@ -25,7 +25,7 @@ from .host import venv_env
 # Scenarios that also run on Debian 12 (bookworm): those whose behaviour depends on the distribution
 # (OpenSSL 3.0 vs 3.5, nginx and Apache versions, firewalld versions, certspotter 0.16 vs 0.18, Knot 3.2 vs
 # 3.4, Postfix 3.7 vs 3.10 and Dovecot 2.3 vs 2.4). The rest run on Debian 13 only.
-DEBIAN12_SCENARIOS = ("firewalld", "nginx_tls", "apache_tls", "ct_monitor", "dns_zone", "mail_tls")
+DEBIAN12_SCENARIOS = ("firewalld", "nginx_tls", "apache_tls", "ct_monitor", "dns_zone", "mail_tls", "acme_certificates")
 # The step name `./bulwark test portable` selects, like a scenario name.
 PORTABLE = "portable"
 # Lanes: lab steps that run at once, each on its own lab network. Two keep both cores busy while the other

@@ -52,7 +52,7 @@ def lab_inventory() -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
                       "tls_sites": [{"name": "www.example.org", "aliases": ["example.org"],
                                      "certificates": [{"cert": "/a"}, {"cert": "/b"}],
                                      "hsts": {"max_age": 31536000, "include_subdomains": True, "preload": True}},
-                                    {"name": "static.example.org", "certificates": [{"cert": "/c"}],
+                                    {"name": "static.example.org", "acme": {"key_types": ["ecdsa", "rsa"]},
                                      "breach": "no_compression", "ocsp_stapling": "off"}]},
         "ns": {"ansible_host": "192.0.2.13", "firewalld_ports": ["22/tcp", "53/tcp", "53/udp"],
                "dns_records_zones": ["example.org"],
@@ -79,6 +79,7 @@ def test_the_plan_lists_every_declared_service_with_its_kind() -> None:
                           "caa_domain": "example.org"}
     static = plan["services"][4]
     assert (static["breach"], static["ocsp_stapling"], static["hsts"]["max_age"]) == ("no_compression", "off", 63072000)
+    assert static["certificates"] == 2  # acme: one certificate per key type
 
 
 def test_the_name_server_gets_its_zone_with_the_caa_records_dns_records_publishes() -> None:

@@ -178,3 +178,44 @@ def test_two_mx_with_different_policies_for_one_domain_are_refused(other: dict[s
 def test_bad_mail_input_is_refused(mail: Any, message: str) -> None:
     with pytest.raises(AnsibleFilterError, match=message):
         dns_records_lines([], [], [], mail=mail)
+
+
+# --- CAA bound to acme_certificates' accounts ---------------------------------------------------------------------
+ACME_READ = {"services": [], "acme": {
+    "accounts": [{"ca": "primary", "directory": "https://a/dir", "account_uri": "https://a/acct/1",
+                  "caa_identity": "letsencrypt.org"},
+                 {"ca": "backup", "directory": "https://b/dir", "account_uri": "https://b/acct/2", "caa_identity": ""}],
+    "certificates": [{"domains": ["www.example.org", "*.example.org"], "challenge": "dns-01"},
+                     {"domains": ["www.example.org"], "challenge": "http-01"}]}}
+
+
+def test_acme_accounts_become_caa_entries_with_accounturi_and_the_challenges_used() -> None:
+    from dns_records import dns_records_acme_caa
+
+    entries = dns_records_acme_caa({"results": [ACME_READ, {"services": [], "acme": {"accounts": [], "certificates": []}}]})
+    assert entries == [
+        {"domain": "example.org", "issuewild": ["letsencrypt.org"], "accounturi": "https://a/acct/1",
+         "validationmethods": ["dns-01"]},
+        {"domain": "www.example.org", "issue": ["letsencrypt.org"], "accounturi": "https://a/acct/1",
+         "validationmethods": ["dns-01", "http-01"]},
+    ]
+    lines = dns_records_lines([], (), entries, 3600)
+    assert 'www.example.org. 3600 IN CAA 0 issue "letsencrypt.org; accounturi=https://a/acct/1; ' \
+           'validationmethods=dns-01,http-01"' in lines
+
+
+def test_hosts_without_the_acme_fact_add_nothing_and_bad_input_is_named() -> None:
+    from dns_records import dns_records_acme_caa
+
+    assert dns_records_acme_caa([{"services": []}]) == []
+    with pytest.raises(AnsibleFilterError, match="registered result of a looped tls_public_keys task"):
+        dns_records_acme_caa("nope")
+    with pytest.raises(AnsibleFilterError, match=r"results\[0\]\.acme must be a mapping"):
+        dns_records_acme_caa([{"services": [], "acme": ["x"]}])
+
+
+def test_a_rollover_key_refuses_selector_0_like_a_next_key() -> None:
+    key = {"host": "web", "names": ["www.example.org"], "kind": "rollover", "path": "/k.pub", "certificate": None,
+           "public_key": pki_factory.public_pem(pki_factory.new_key("p256"))}
+    with pytest.raises(AnsibleFilterError, match="selector 0"):
+        dns_records_lines([key], [{"usage": 3, "selector": 0, "matching_type": 1}])

@@ -12,7 +12,8 @@ import yaml
 ROLES = Path(__file__).resolve().parents[2] / "roles"
 ROLE_DIRS = sorted(p for p in ROLES.iterdir() if (p / "meta" / "argument_specs.yml").exists())
 # tls_common holds the variables both web roles share, so their prefix is the shared one.
-PUBLIC_PREFIX = {"tls_common": "tls_"}
+# acme_certificates uses the short acme_ prefix its interface was specified with (acme_directory, acme_renew_days).
+PUBLIC_PREFIX = {"tls_common": "tls_", "acme_certificates": "acme_"}
 
 
 def _load(path: Path) -> dict:

@@ -251,6 +251,8 @@ class TestArgumentSpecsAgreeWithDefaults:
         assert declared == tls_common.SITE_DEFAULTS
         hsts = {k: v["default"] for k, v in options["hsts"]["options"].items() if "default" in v}
         assert hsts == tls_common.HSTS_DEFAULTS
+        acme = {k: v["default"] for k, v in options["acme"]["options"].items() if "default" in v}
+        assert acme == tls_common.ACME_DEFAULTS
 
 
 class TestPemBundle:
@@ -377,3 +379,67 @@ class TestPublishedFact:
         for site in tls_published_fact(two_sites(), "nginx")["sites"]:
             assert {"names", "port", "proto", "certificates"} <= set(site)
         assert tls_public_keys.FACT_SCHEMA == tls_common.FACT_SCHEMA
+
+
+class TestAcmeSites:
+    """Sites with `acme:` get acme_certificates' files; until they exist the site is served over HTTP only."""
+
+    ACME = "/etc/ssl/acme"
+
+    def site(self, **acme: Any) -> dict[str, Any]:
+        return {"name": "static.example.org", "acme": {"key_types": ["ecdsa", "rsa"], **acme}, "root": "/var/www/s"}
+
+    def files(self, key_type: str) -> dict[str, str]:
+        base = f"{self.ACME}/static.example.org/{key_type}"
+        return {"cert": f"{base}.fullchain.crt", "key": f"{base}.key", "chain": f"{base}.chain.crt"}
+
+    def looked(self, key_type: str, **over: Any) -> dict[str, Any]:
+        return {**self.files(key_type), "key_type": key_type, "names": ["static.example.org"], "ocsp_uri": None,
+                "not_after": "2030-01-01T00:00:00+00:00", "expired": False, "errors": [], "chain_pem": "", **over}
+
+    def test_the_inspection_gets_the_acme_files_of_every_key_type(self) -> None:
+        assert tls_common.tls_site_certificates([self.site(), www()]) == [
+            self.files("ecdsa"), self.files("rsa"), cert_entry("rsa"), cert_entry("ec")]
+
+    def test_a_new_host_serves_the_site_over_http_only_until_the_certificates_exist(self) -> None:
+        missing = "cert /etc/ssl/acme/static.example.org/ecdsa.fullchain.crt does not exist"
+        result = model([self.site()], inspection=inspection(self.looked("ecdsa", errors=[missing]),
+                                                            self.looked("rsa", errors=[missing])))
+        assert result["problems"] == []
+        [site] = result["sites"]
+        assert site["pending"] and site["certificates"] == [] and result["acme_missing"] == 2
+        assert any("not served yet" in note for note in result["notes"])
+        fact = tls_published_fact(result, "nginx")
+        assert fact["sites"][0]["certificates"] == []
+
+    def test_certificates_that_exist_are_served_with_their_rollover_keys_published(self) -> None:
+        result = model([self.site()], inspection=inspection(self.looked("ecdsa"), self.looked("rsa")))
+        [site] = result["sites"]
+        assert not site["pending"] and result["acme_missing"] == 0
+        assert [c["cert"] for c in site["certificates"]] == [self.files("ecdsa")["cert"], self.files("rsa")["cert"]]
+        [published] = tls_published_fact(result, "nginx")["sites"]
+        assert published["certificates"][0]["rollover_keys"] == [
+            f"{self.ACME}/static.example.org/ecdsa.next.pub", f"{self.ACME}/static.example.org/ecdsa.previous.pub"]
+
+    def test_the_acme_role_gets_one_entry_per_site_with_its_names_and_port(self) -> None:
+        sites = [{**self.site(challenge="dns-01"), "aliases": ["cdn.example.org"]}, {**self.site(dane=False),
+                                                                                   "name": "*.example.net"}]
+        result = model(sites, inspection=inspection())
+        assert tls_common.tls_acme_certificates(result, "nginx", ["nginx", "-t"]) == [
+            {"name": "static.example.org", "domains": ["static.example.org", "cdn.example.org"],
+             "key_types": ["ecdsa", "rsa"], "challenge": "dns-01", "service": "nginx", "test_command": ["nginx", "-t"],
+             "tlsa": [{"port": 443, "proto": "tcp"}]},
+            {"name": "_wildcard.example.net", "domains": ["*.example.net"], "key_types": ["ecdsa", "rsa"],
+             "challenge": "http-01", "service": "nginx", "test_command": ["nginx", "-t"], "tlsa": []}]
+        assert any("*.example.net is a wildcard, which only dns-01 can prove" in p for p in result["problems"])
+
+    @pytest.mark.parametrize(("acme", "site", "expected"), [
+        ({"key_types": ["dsa"]}, {}, "acme.key_types: 'dsa' is unknown; use ecdsa, rsa"),
+        ({"challenge": "tls-alpn-01"}, {}, "acme.challenge: 'tls-alpn-01' is not one of http-01, dns-01"),
+        ({"colour": "blue"}, {}, "acme: unknown key 'colour'"),
+        ({}, {"certificates": [cert_entry("rsa")]}, "give certificates or acme, not both"),
+    ])
+    def test_bad_acme_input_is_refused_naming_the_site(self, acme: dict[str, Any], site: dict[str, Any],
+                                                      expected: str) -> None:
+        problems = model([{**self.site(**acme), **site}], inspection=inspection())["problems"]
+        assert any(p.startswith("tls_sites[0] (static.example.org): ") and expected in p for p in problems), problems

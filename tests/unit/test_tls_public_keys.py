@@ -205,3 +205,68 @@ def test_every_published_fact_is_read_and_their_mail_sections_returned(files: di
     mail.write_text(json.dumps({"schema": 1, "sites": [], "mail": "lab.test"}))
     with pytest.raises(tls_public_keys.ReadError, match="'mail' section is not a mapping"):
         read(fact=str(mail))
+
+
+# --- acme_certificates: the keys of a rollover under way, its own services, its accounts -----------------------------
+def _acme_fact(tmp_path: Path, **fields: Any) -> Path:
+    path = tmp_path / "bulwark_acme.fact"
+    path.write_text(json.dumps({"schema": 1, **fields}))
+    return path
+
+
+def test_rollover_keys_that_exist_are_read_and_missing_ones_skipped(files: dict[str, Any], tmp_path: Path) -> None:
+    entry = service(files["chain"])
+    entry["certificates"][0]["rollover_keys"] = [str(files["next_pub"]), str(tmp_path / "ecdsa.previous.pub")]
+    keys = read([entry])["services"][0]["keys"]
+    assert [(k["kind"], k["path"]) for k in keys] == [("current", str(files["chain"])),
+                                                       ("rollover", str(files["next_pub"]))]
+    assert keys[1]["certificate"] is None
+    assert keys[1]["spki_sha256"] == hashlib.sha256(pki_factory.spki_der(files["next_key"])).hexdigest()
+
+
+def test_the_acme_fact_adds_its_own_services_and_its_accounts(files: dict[str, Any], tmp_path: Path) -> None:
+    fact = _acme_fact(
+        tmp_path,
+        accounts=[{"ca": "primary", "directory": "https://ca/dir", "account_uri": "https://ca/acct/1",
+                   "caa_identity": "letsencrypt.org"}],
+        certificates=[{"name": "mx1", "key_type": "ecdsa", "domains": ["mx1.example.org"], "challenge": "dns-01"}],
+        services=[{"names": ["mx1.example.org"], "port": 25, "proto": "tcp",
+                   "certificates": [{"cert": str(files["chain"]), "rollover_keys": [str(files["next_pub"])]}]}])
+    result = tls_public_keys.read_all([], [], "", run, OPENSSL, str(fact))
+    [mx] = result["services"]
+    assert (mx["source"], mx["names"], mx["port"]) == ("acme", ["mx1.example.org"], 25)
+    assert [k["kind"] for k in mx["keys"]] == ["current", "rollover"]
+    assert result["acme"] == {
+        "accounts": [{"ca": "primary", "directory": "https://ca/dir", "account_uri": "https://ca/acct/1",
+                      "caa_identity": "letsencrypt.org"}],
+        "certificates": [{"domains": ["mx1.example.org"], "challenge": "dns-01"}]}
+
+
+def test_an_acme_certificate_a_web_role_publishes_is_read_once(files: dict[str, Any], tmp_path: Path) -> None:
+    web = tmp_path / "bulwark_tls.fact"
+    web.write_text(json.dumps({"schema": 1, "server": "nginx", "sites": [
+        {"name": "www.example.org", "names": ["www.example.org"], "port": 443, "proto": "tcp",
+         "certificates": [{"cert": str(files["chain"])}]}]}))
+    fact = _acme_fact(tmp_path, services=[{"names": ["www.example.org"], "port": 443, "proto": "tcp",
+                                           "certificates": [{"cert": str(files["chain"])}]}])
+    result = tls_public_keys.read_all([], [], str(web), run, OPENSSL, str(fact))
+    assert [s["source"] for s in result["services"]] == ["published"]
+
+
+def test_an_acme_certificate_not_issued_yet_is_skipped(files: dict[str, Any], tmp_path: Path) -> None:
+    fact = _acme_fact(tmp_path, services=[{"names": ["mx1.example.org"], "port": 25, "proto": "tcp",
+                                           "certificates": [{"cert": str(tmp_path / "none.crt")}]}])
+    assert tls_public_keys.read_all([], [], "", run, OPENSSL, str(fact))["services"] == []
+
+
+def test_without_an_acme_fact_the_acme_part_is_empty(files: dict[str, Any], tmp_path: Path) -> None:
+    result = tls_public_keys.read_all([], [], "", run, OPENSSL, str(tmp_path / "absent.fact"))
+    assert result["acme"] == {"accounts": [], "certificates": []}
+
+
+@pytest.mark.parametrize("fact", ['{"schema": 2}', "{oops", '{"schema": 1, "services": {"a": 1}}'])
+def test_an_acme_fact_of_another_shape_is_refused(tmp_path: Path, fact: str) -> None:
+    path = tmp_path / "bulwark_acme.fact"
+    path.write_text(fact)
+    with pytest.raises(tls_public_keys.ReadError, match=f"^acme fact {path}: "):
+        tls_public_keys.read_all([], [], "", run, OPENSSL, str(path))

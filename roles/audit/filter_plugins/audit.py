@@ -97,6 +97,14 @@ def _expected_caa(entry: Mapping[str, Any], ttl: Any) -> list[str]:
                        ttl=ttl)
 
 
+def _declared_certificates(site: Mapping[str, Any]) -> int:
+    """How many certificates (key types) the site serves: listed, or one per key type of its ``acme:``."""
+    acme = site.get("acme")
+    if isinstance(acme, Mapping):
+        return len(acme.get("key_types") or ["ecdsa"])
+    return len(site.get("certificates") or [])
+
+
 def _site(site: Mapping[str, Any], host: str, address: str, profile: dict[str, Any], overridden: bool,
           context: Mapping[str, Any], servers: list[dict[str, Any]], fleet_names: dict[str, str]) -> dict[str, Any]:
     names = list(dict.fromkeys(str(n).lower() for n in [site["name"], *(site.get("aliases") or [])]))
@@ -119,7 +127,7 @@ def _site(site: Mapping[str, Any], host: str, address: str, profile: dict[str, A
                 caa_domain = domain
     return {
         "kind": "https", "service": f"{names[0]}:443", "name": names[0], "names": names, "port": 443,
-        "address": address, "certificates": len(site.get("certificates") or []), "hsts": hsts, "hsts_header": header,
+        "address": address, "certificates": _declared_certificates(site), "hsts": hsts, "hsts_header": header,
         "ocsp_stapling": str(site.get("ocsp_stapling") or "auto"), "breach": str(site.get("breach") or "referer"),
         "profile": profile, "profile_overridden": overridden,
         "mozilla": context["guidelines"]["configurations"][profile["name"]],

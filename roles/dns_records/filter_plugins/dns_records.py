@@ -7,6 +7,8 @@
 * ``zone_fragments`` - records grouped by the longest zone that holds them, each checked to be one absolute
   record (dnspython), sorted and de-duplicated.
 * ``dns_records_files`` - the fragments as files (``{path, content}``) for config_apply.
+* ``dns_records_acme_caa`` - CAA entries bound to the real ACME accounts (RFC 8657 ``accounturi``) for every name
+  acme_certificates holds a certificate for, from the same reads (``tls_public_keys``' ``acme`` part).
 
 Documentation: the ``<filter>.yml`` files beside this one and docs/dns_records.md.
 """
@@ -23,6 +25,7 @@ from ansible.errors import AnsibleFilterError
 try:  # the collection bulwark.hardening
     from ansible_collections.bulwark.hardening.plugins.filter.mail_policy import mta_sts_record, tls_rpt_record
     from ansible_collections.bulwark.hardening.plugins.filter.pinning import caa_records, tlsa_record
+    from ansible_collections.bulwark.hardening.plugins.filter.tls_keys import tls_key_results
     from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_messages, bulwark_zonefile
 except ImportError:  # a role of the repository, or vendored: filter_plugins and module_utils of the `shared` role
     sys.path.append(str(Path(__file__).resolve().parents[2] / "shared" / "filter_plugins"))
@@ -31,6 +34,7 @@ except ImportError:  # a role of the repository, or vendored: filter_plugins and
     import bulwark_zonefile  # type: ignore[no-redef]
     from mail_policy import mta_sts_record, tls_rpt_record  # type: ignore[no-redef]
     from pinning import caa_records, tlsa_record  # type: ignore[no-redef]
+    from tls_keys import tls_key_results  # type: ignore[no-redef]
 
 FRAGMENT_HEADER = (
     "; Managed by Bulwark's dns_records role: TLSA and CAA records of {zone}, computed from the\n"
@@ -79,7 +83,8 @@ def dns_records_lines(key_set: Any, tlsa: Any = (), caa: Any = (), ttl: Any = No
                                  f"got {bulwark_messages.describe(tlsa)}")
     if not isinstance(caa, Sequence) or isinstance(caa, str):
         raise AnsibleFilterError(f"dns_records_caa: must be a list of entries, got {bulwark_messages.describe(caa)}")
-    next_keys = [key for key in key_set if isinstance(key, Mapping) and key.get("kind") == "next"]
+    # Staged keys (next_key) and the keys of an ACME rollover have no certificate yet.
+    next_keys = [key for key in key_set if isinstance(key, Mapping) and key.get("kind") in ("next", "rollover")]
     if next_keys and any(isinstance(p, Mapping) and str(p.get("selector")) == "0" for p in tlsa):
         raise AnsibleFilterError(
             f"dns_records_tlsa has selector 0 (full certificate), but {next_keys[0].get('host')} stages a next_key "
@@ -185,6 +190,39 @@ def dns_records_files(fragments: Any, directory: Any) -> list[dict[str, str]]:
             for zone, lines in fragments.items()]
 
 
+def dns_records_acme_caa(reads: Any) -> list[dict[str, Any]]:
+    """dns_records_caa entries from acme_certificates' accounts: for every name of its certificates, one ``issue``
+    (``issuewild`` on the parent for a wildcard) per CA with a CAA identity, bound to the real ACME account URL
+    (RFC 8657 ``accounturi``) and to the challenges used for that name (``validationmethods``).
+
+    ``reads`` is what the looped tls_public_keys task registered (each result's ``acme``); hosts without the
+    acme_certificates fact add nothing. Sorted, so an unchanged fleet gives the same entries.
+    """
+    entries: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for number, (_host, result) in enumerate(tls_key_results(reads, "dns_records_acme_caa")):
+        acme = result.get("acme")
+        if not acme:
+            continue
+        if not isinstance(acme, Mapping):
+            raise AnsibleFilterError(f"dns_records_acme_caa: results[{number}].acme must be a mapping, got "
+                                     f"{bulwark_messages.describe(acme)}")
+        accounts = [a for a in acme.get("accounts") or [] if isinstance(a, Mapping)
+                    and a.get("caa_identity") and a.get("account_uri")]
+        for cert in acme.get("certificates") or []:
+            for domain in cert.get("domains") or []:
+                name = str(domain).lower().rstrip(".")
+                wildcard = name.startswith("*.")
+                owner, tag = (name[2:], "issuewild") if wildcard else (name, "issue")
+                for account in accounts:
+                    key = (owner, tag, str(account["caa_identity"]).lower())
+                    entry = entries.setdefault(key, {"domain": owner, tag: [key[2]],
+                                                     "accounturi": str(account["account_uri"]),
+                                                     "validationmethods": []})
+                    if cert.get("challenge") and cert["challenge"] not in entry["validationmethods"]:
+                        entry["validationmethods"] = sorted([*entry["validationmethods"], cert["challenge"]])
+    return [entries[key] for key in sorted(entries)]
+
+
 class FilterModule:
     """dns_records filters."""
 
@@ -193,4 +231,5 @@ class FilterModule:
             "dns_records_lines": dns_records_lines,
             "zone_fragments": zone_fragments,
             "dns_records_files": dns_records_files,
+            "dns_records_acme_caa": dns_records_acme_caa,
         }

@@ -129,6 +129,23 @@ def tls_key_reads(hosts: Any, hostvars: Mapping[str, Any], services: Any = (), h
     return list(reads.values())
 
 
+def tls_key_results(reads: Any, where: str) -> list[tuple[Any, Mapping[str, Any]]]:
+    """``(host, result)`` for each result of a looped tls_public_keys task (its registered value, or the list
+    of results itself), checked to be a result that ran. The one way the filters that use those reads
+    (``tls_key_set``, ``tls_key_mail``, dns_records' ``dns_records_acme_caa``) take them apart; ``where``
+    names the filter in errors."""
+    results = reads.get("results") if isinstance(reads, Mapping) else reads
+    if not isinstance(results, Sequence) or isinstance(results, str):
+        raise _fail(where, "the input must be the registered result of a looped tls_public_keys task")
+    pairs = []
+    for result in results:
+        if not isinstance(result, Mapping) or not isinstance(result.get("services"), list):
+            raise _fail(where, "a result without 'services': was it skipped or did it fail?")
+        item = result.get("item")
+        pairs.append((item.get("host") if isinstance(item, Mapping) else item, result))
+    return pairs
+
+
 def tls_key_set(reads: Any) -> list[dict[str, Any]]:
     """The keys of every read, flat: ``{host, names, port, proto, source, kind, path, certificate,
     public_key, spki_sha256}``, in the order read.
@@ -136,15 +153,8 @@ def tls_key_set(reads: Any) -> list[dict[str, Any]]:
     ``reads`` is what a looped tls_public_keys task registered (``results``, each with its ``item.host``), or
     the list of results itself.
     """
-    results = reads.get("results") if isinstance(reads, Mapping) else reads
-    if not isinstance(results, Sequence) or isinstance(results, str):
-        raise _fail("tls_key_set", "the input must be the registered result of a looped tls_public_keys task")
     keys = []
-    for result in results:
-        if not isinstance(result, Mapping) or not isinstance(result.get("services"), list):
-            raise _fail("tls_key_set", "a result without 'services': was it skipped or did it fail?")
-        item = result.get("item")
-        host = item.get("host") if isinstance(item, Mapping) else item
+    for host, result in tls_key_results(reads, "tls_key_set"):
         for service in result["services"]:
             for key in service.get("keys", []):
                 keys.append({"host": host, "names": list(service["names"]), "port": service["port"],
@@ -155,15 +165,8 @@ def tls_key_set(reads: Any) -> list[dict[str, Any]]:
 def tls_key_mail(reads: Any) -> list[dict[str, Any]]:
     """The ``mail`` sections the reads returned (tls_public_keys' ``mail``), each as ``{host, domain,
     mta_sts_policy, tls_rpt}``, in the order read. ``reads`` as for ``tls_key_set``."""
-    results = reads.get("results") if isinstance(reads, Mapping) else reads
-    if not isinstance(results, Sequence) or isinstance(results, str):
-        raise _fail("tls_key_mail", "the input must be the registered result of a looped tls_public_keys task")
     domains = []
-    for result in results:
-        if not isinstance(result, Mapping) or not isinstance(result.get("services"), list):
-            raise _fail("tls_key_mail", "a result without 'services': was it skipped or did it fail?")
-        item = result.get("item")
-        host = item.get("host") if isinstance(item, Mapping) else item
+    for host, result in tls_key_results(reads, "tls_key_mail"):
         for index, section in enumerate(result.get("mail") or []):
             where = f"tls_key_mail: {host}: published mail section {index}"
             if not isinstance(section, Mapping):

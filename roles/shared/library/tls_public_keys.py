@@ -23,6 +23,10 @@ description:
     inventory's C(tls_sites) of a host no Bulwark web role manages). O(services) are always read.
   - A published fact may also carry a C(mail) section (mail_tls's mail domain, MTA-STS policy and TLS-RPT
     addresses); it is returned as it is in RV(mail), for dns_records to publish their records.
+  - What acme_certificates keeps on the host is read from its local fact (O(acme_fact_path)) - the public keys
+    of a key rollover in progress (C(rollover_keys)), the services of certificates no web role serves (a mail
+    server's), and the ACME accounts and names that dns_records publishes CAA C(accounturi) records for
+    (RV(acme)).
   - This is the one reader of Bulwark's key set; dns_records uses it, and ct_monitor can too (docs/dns_records.md).
 options:
   services:
@@ -66,6 +70,14 @@ options:
           next_key:
             description: The key staged for the next rollover, private or public (PEM). Its public key is returned.
             type: path
+          rollover_keys:
+            description:
+              - Public keys of a rollover in progress (acme_certificates' C(<type>.next.pub) and
+                C(<type>.previous.pub)). Each one that exists is read (kind V(rollover)); one that does not is
+                skipped, since they exist only during a rollover.
+            type: list
+            elements: path
+            default: []
   fallback:
     description: Services read only when the host has none of the published facts of O(fact_paths).
     type: list
@@ -81,6 +93,13 @@ options:
     elements: path
     aliases: [fact_path]
     default: [/etc/ansible/facts.d/bulwark_tls.fact, /etc/ansible/facts.d/bulwark_mail.fact]
+  acme_fact_path:
+    description:
+      - The local fact of acme_certificates (JSON, schema 1). Its C(services) are read like O(services), except
+        certificates already read through the published fact and certificates not issued yet; its C(accounts) and
+        certificate names are returned in RV(acme). Empty or missing reads none.
+    type: path
+    default: /etc/ansible/facts.d/bulwark_acme.fact
   openssl:
     description: The openssl program.
     type: str
@@ -118,20 +137,28 @@ services:
     names: {description: The DNS names., type: list, elements: str}
     port: {description: The port., type: int}
     proto: {description: The protocol., type: str}
-    source: {description: "Where it came from: V(published), V(services) or V(fallback).", type: str}
+    source: {description: "Where it came from: V(published), V(services), V(fallback) or V(acme).", type: str}
     keys:
       description: One entry per certificate and one per staged next key.
       type: list
       elements: dict
       contains:
         kind:
-          description: V(current) (a served certificate), V(next) (a staged key) or V(issuer) (the CA certificate that
-            issued a served one).
+          description: V(current) (a served certificate), V(next) (a staged key), V(rollover) (a key of a rollover
+            in progress) or V(issuer) (the CA certificate that issued a served one).
           type: str
         path: {description: The file read on the host., type: str}
         certificate: {description: The leaf certificate (the issuer's for V(issuer); PEM); null for a next key., type: str}
         public_key: {description: "The public key (SubjectPublicKeyInfo, PEM).", type: str}
         spki_sha256: {description: SHA-256 of the DER SubjectPublicKeyInfo (hex)., type: str}
+acme:
+  description:
+    - What acme_certificates' fact says besides its services, for CAA C(accounturi) records; empty lists without one.
+  returned: always
+  type: dict
+  contains:
+    accounts: {description: "C(ca), C(directory), C(account_uri), C(caa_identity) of each ACME account.", type: list, elements: dict}
+    certificates: {description: "C(domains) and C(challenge) of each certificate.", type: list, elements: dict}
 """
 
 import hashlib
@@ -150,6 +177,7 @@ except ImportError:  # a role of the repository, or vendored: module_utils of th
 
 
 FACT_SCHEMA = 1
+ACME_FACT_SCHEMA = 1
 Runner = Callable[[Sequence[str], "bytes | None"], "tuple[int, bytes, bytes]"]
 
 
@@ -186,7 +214,7 @@ def read_certificate(run: Runner, openssl: str, path: str) -> dict[str, Any]:
     return _certificate_key(run, openssl, _blocks(path, "cert")[0], "current", path, f"cert {path}")
 
 
-def read_next_key(run: Runner, openssl: str, path: str) -> dict[str, Any]:
+def read_next_key(run: Runner, openssl: str, path: str, kind: str = "next") -> dict[str, Any]:
     """The public key of a staged key file (private or public); openssl reads the file, we never do."""
     if not os.path.isfile(path):
         raise ReadError(f"next_key {path}: no such file")
@@ -196,7 +224,7 @@ def read_next_key(run: Runner, openssl: str, path: str) -> dict[str, Any]:
         spki_pem = _openssl(run, [openssl, "pkey", "-pubin", "-in", path, "-pubout"], None,
                             f"next_key {path} (neither a private nor a public key)")
     key_pem, digest = public_key(run, openssl, spki_pem, f"next_key {path}")
-    return {"kind": "next", "path": path, "certificate": None, "public_key": key_pem, "spki_sha256": digest}
+    return {"kind": kind, "path": path, "certificate": None, "public_key": key_pem, "spki_sha256": digest}
 
 
 def read_issuer(run: Runner, openssl: str, path: str, chain: str | None) -> dict[str, Any]:
@@ -241,15 +269,25 @@ def _blocks(path: str, what: str) -> list[str]:
     return blocks
 
 
-def read_fact(path: str) -> dict[str, Any] | None:
-    """The published fact (checked: schema and a sites list), or None when the host has none."""
+def read_json(path: str, label: str) -> Any:
+    """The JSON document at ``path``, or None when there is no such file; ``label`` names it in errors."""
     if not path or not os.path.exists(path):
         return None
     try:
         with open(path, encoding="utf-8") as handle:
-            fact = json.load(handle)
+            document = json.load(handle)
     except (OSError, ValueError) as exc:
-        raise ReadError(f"fact {path}: not readable as JSON ({exc})") from None
+        raise ReadError(f"{label} {path}: not readable as JSON ({exc})") from None
+    if document is None:  # None means "no file" to the callers
+        raise ReadError(f"{label} {path}: holds JSON null")
+    return document
+
+
+def read_fact(path: str) -> dict[str, Any] | None:
+    """The published fact (checked: schema and a sites list), or None when the host has none."""
+    fact = read_json(path, "fact")
+    if fact is None:
+        return None
     if not isinstance(fact, Mapping) or fact.get("schema") != FACT_SCHEMA or not isinstance(fact.get("sites"), list):
         raise ReadError(f"fact {path}: not a schema {FACT_SCHEMA} Bulwark TLS fact (a 'sites' list)")
     if fact.get("mail") is not None and not isinstance(fact["mail"], Mapping):
@@ -271,6 +309,9 @@ def read_services(services: Sequence[Mapping[str, Any]], source: str, run: Runne
             if service.get("issuer"):
                 readers.append(("issuer", entry.get("cert"),
                                 lambda e=entry: read_issuer(run, openssl, str(e["cert"]), e.get("chain"))))
+            # Rollover keys exist only while a rollover is under way: the ones that exist are read.
+            readers += [("rollover", path, lambda path=path: read_next_key(run, openssl, str(path), kind="rollover"))
+                        for path in entry.get("rollover_keys") or [] if os.path.isfile(str(path))]
             for kind, path, reader in readers:
                 if not path:
                     continue
@@ -282,19 +323,49 @@ def read_services(services: Sequence[Mapping[str, Any]], source: str, run: Runne
     return result
 
 
+def read_acme_fact(path: str) -> dict[str, Any]:
+    """acme_certificates' fact: ``{services, accounts, certificates}`` (empty lists when the host has none)."""
+    empty: dict[str, Any] = {"services": [], "accounts": [], "certificates": []}
+    fact = read_json(path, "acme fact")
+    if fact is None:
+        return empty
+    if not isinstance(fact, Mapping) or fact.get("schema") != ACME_FACT_SCHEMA:
+        raise ReadError(f"acme fact {path}: not a schema {ACME_FACT_SCHEMA} acme_certificates fact")
+    lists = {key: fact.get(key) or [] for key in empty}
+    if not all(isinstance(value, list) and all(isinstance(item, Mapping) for item in value) for value in lists.values()):
+        raise ReadError(f"acme fact {path}: services, accounts and certificates must be lists of mappings")
+    return {
+        "services": [dict(service) for service in lists["services"]],
+        "accounts": [{key: str(account.get(key) or "") for key in ("ca", "directory", "account_uri", "caa_identity")}
+                     for account in lists["accounts"]],
+        "certificates": [{"domains": [str(name) for name in cert.get("domains") or []],
+                          "challenge": str(cert.get("challenge") or "")} for cert in lists["certificates"]],
+    }
+
+
 def read_all(services: Sequence[Mapping[str, Any]], fallback: Sequence[Mapping[str, Any]],
-             fact_paths: str | Sequence[str], run: Runner, openssl: str) -> dict[str, Any]:
+             fact_paths: str | Sequence[str], run: Runner, openssl: str, acme_fact_path: str = "") -> dict[str, Any]:
     """The module's result. ``fact_paths``: the published facts to read (one path, as before, or several)."""
     paths = [fact_paths] if isinstance(fact_paths, str) else list(fact_paths)
     facts = [fact for fact in (read_fact(path) for path in paths if path) if fact is not None]
+    acme = read_acme_fact(acme_fact_path)
     cache: dict[tuple[str, str], dict[str, Any]] = {}
     result = read_services(services, "services", run, openssl, cache)
     for fact in facts:
         result += read_services(fact["sites"], "published", run, openssl, cache)
     if not facts:
         result += read_services(fallback, "fallback", run, openssl, cache)
+    # acme_certificates' own services: certificates no web role publishes (a web site's are read above), and only
+    # those issued (the fact lists a certificate before its first order).
+    read_paths = {path for kind, path in cache if kind == "current"}
+    acme_services = [{**service, "certificates": [c for c in service.get("certificates") or []
+                                                  if isinstance(c, Mapping) and c.get("cert") not in read_paths
+                                                  and os.path.isfile(str(c.get("cert")))]}
+                     for service in acme["services"]]
+    result += read_services([s for s in acme_services if s["certificates"]], "acme", run, openssl, cache)
     return {"published": bool(facts), "services": result,
-            "mail": [dict(fact["mail"]) for fact in facts if fact.get("mail")]}
+            "mail": [dict(fact["mail"]) for fact in facts if fact.get("mail")],
+            "acme": {"accounts": acme["accounts"], "certificates": acme["certificates"]}}
 
 
 def main() -> None:
@@ -307,6 +378,7 @@ def main() -> None:
             "cert": {"type": "path", "required": True},
             "chain": {"type": "path"},
             "next_key": {"type": "path", "no_log": False},
+            "rollover_keys": {"type": "list", "elements": "path", "default": [], "no_log": False},
         }},
     }
     module = AnsibleModule(
@@ -315,6 +387,7 @@ def main() -> None:
             "fallback": {"type": "list", "elements": "dict", "default": [], "options": service_options},
             "fact_paths": {"type": "list", "elements": "path", "aliases": ["fact_path"],
                            "default": ["/etc/ansible/facts.d/bulwark_tls.fact", "/etc/ansible/facts.d/bulwark_mail.fact"]},
+            "acme_fact_path": {"type": "path", "default": "/etc/ansible/facts.d/bulwark_acme.fact"},
             "openssl": {"type": "str", "default": "openssl"},
         },
         supports_check_mode=True,
@@ -330,7 +403,7 @@ def main() -> None:
 
     try:
         result = read_all(module.params["services"], module.params["fallback"], module.params["fact_paths"] or [],
-                          run, openssl)
+                          run, openssl, module.params["acme_fact_path"] or "")
     except ReadError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)

@@ -10,6 +10,14 @@ Filters:
   globs, directories), the published fact included, from the model and the server's layout.
 * ``tls_published_fact`` - the local fact ``bulwark_tls`` that says what the host serves (the contract other
   roles read, e.g. dns_records).
+* ``tls_site_certificates`` - every certificate entry of the sites, those of ``acme:`` sites included, for the
+  host inspection (tls_inspect).
+* ``tls_acme_certificates`` - the sites with ``acme:`` as certificates for the acme_certificates role.
+
+A site may say ``acme: {key_types, challenge, dane}`` instead of listing certificates: its certificates are the
+files acme_certificates keeps (shared module_utils ``bulwark_acme``). Until one exists (a new host, before its
+first order) the site is served over HTTP only, with the ACME challenge directory: never over TLS with a
+placeholder.
 
 Pure Python (standard library, ansible and the ``shared`` role's module_utils), so the rules are
 unit-tested without a host: tests/unit/test_tls_common_filters.py.
@@ -34,9 +42,11 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
 try:  # the collection bulwark.hardening
-    from ansible_collections.bulwark.hardening.plugins.module_utils import bulwark_dns, bulwark_messages, bulwark_pem
+    from ansible_collections.bulwark.hardening.plugins.module_utils import (
+        bulwark_acme, bulwark_dns, bulwark_messages, bulwark_pem)
 except ImportError:  # a role of the repository, or vendored: module_utils of the `shared` role
     sys.path.append(str(Path(__file__).resolve().parents[2] / "shared" / "module_utils"))
+    import bulwark_acme  # type: ignore[no-redef]
     import bulwark_dns  # type: ignore[no-redef]
     import bulwark_messages  # type: ignore[no-redef]
     import bulwark_pem  # type: ignore[no-redef]
@@ -46,6 +56,9 @@ describe = bulwark_messages.describe
 # Defaults of one tls_sites entry; meta/argument_specs.yml states the same (a unit test compares them).
 SITE_DEFAULTS: dict[str, Any] = {"aliases": [], "ocsp_stapling": "auto", "breach": "referer"}
 HSTS_DEFAULTS: dict[str, Any] = {"include_subdomains": False, "preload": False}
+# Defaults of a site's `acme:` (meta/argument_specs.yml states the same).
+ACME_DEFAULTS: dict[str, Any] = {"key_types": ["ecdsa"], "challenge": "http-01", "dane": True}
+ACME_KEYS = tuple(ACME_DEFAULTS)
 OVERRIDE_KEYS = ("tls_versions", "ciphers", "ciphersuites", "groups")
 # hstspreload.org: the header must carry max-age of at least one year, includeSubDomains and preload.
 PRELOAD_MIN_AGE = 31536000
@@ -236,13 +249,15 @@ class _SiteChecker:
     """Normalises one tls_sites entry and collects its problems and notes."""
 
     def __init__(self, index: int, site: Mapping[str, Any], profile: Mapping[str, Any],
-                 inspected: Mapping[tuple[str, str, str], Mapping[str, Any]] | None, bundle_dir: str) -> None:
+                 inspected: Mapping[tuple[str, str, str], Mapping[str, Any]] | None, bundle_dir: str,
+                 acme_dir: str = bulwark_acme.DEFAULT_DIR) -> None:
         self.arg = f"tls_sites[{index}]"
         self.label = f"{self.arg} ({_site_name(site.get('name'))})"
         self.site = site
         self.profile = profile
         self.inspected = inspected
         self.bundle_dir = bundle_dir
+        self.acme_dir = acme_dir
         self.problems: list[str] = []
         self.notes: list[str] = []
 
@@ -252,11 +267,19 @@ class _SiteChecker:
     def run(self) -> dict[str, Any]:
         site = {**SITE_DEFAULTS, **{k: v for k, v in self.site.items() if v is not None}}
         names = self._names(site)
-        certificates = self._certificates(site, names)
+        site_id = _file_id(names[0]) if names else ""
+        acme = self._acme(site, names)
+        entries = acme_entries(site_id, acme, self.acme_dir) if acme else \
+            _list(site.get("certificates"), f"{self.arg}.certificates")
+        certificates = self._certificates(entries, names, acme is not None)
         hsts = self._hsts(site)
         model: dict[str, Any] = {
             "name": names[0] if names else _site_name(site.get("name")),
-            "id": _file_id(names[0]) if names else "",
+            "id": site_id,
+            "acme": acme,
+            # An ACME site without a usable certificate yet: HTTP (with the challenge directory) only.
+            "pending": acme is not None and not certificates,
+            "acme_missing": len(entries) - len(certificates) if acme else 0,
             "aliases": names[1:],
             "server_names": names,
             "certificates": certificates,
@@ -302,9 +325,35 @@ class _SiteChecker:
             self.problem(f"name {_site_name(item)} is listed twice (name and aliases)")
         return list(dict.fromkeys(lowered))
 
-    def _certificates(self, site: Mapping[str, Any], names: Sequence[str]) -> list[dict[str, Any]]:
-        entries = _list(site.get("certificates"), f"{self.arg}.certificates")
-        if not entries:
+    def _acme(self, site: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any] | None:
+        """The site's ``acme:`` with its defaults, or None; what cannot work is a problem naming the site."""
+        if site.get("acme") is None:
+            return None
+        given = _mapping(site["acme"], f"{self.arg}.acme")
+        acme = {**ACME_DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
+        for key in sorted(set(acme) - set(ACME_KEYS)):
+            self.problem(f"acme: unknown key {describe(key)}; use {', '.join(ACME_KEYS)}")
+        if site.get("certificates"):
+            self.problem("give certificates or acme, not both (acme: the certificates come from acme_certificates)")
+        key_types = _strings(acme["key_types"], f"{self.arg}.acme.key_types")
+        for key_type in key_types:
+            if key_type not in bulwark_acme.KEY_TYPES:
+                self.problem(f"acme.key_types: {describe(key_type)} is unknown; use {', '.join(bulwark_acme.KEY_TYPES)}")
+        if not key_types or len(set(key_types)) != len(key_types):
+            self.problem(f"acme.key_types: name each of {', '.join(bulwark_acme.KEY_TYPES)} at most once, at least one")
+        challenge = acme["challenge"]
+        if challenge not in bulwark_acme.CHALLENGES:
+            self.problem(f"acme.challenge: {describe(challenge)} is not one of {', '.join(bulwark_acme.CHALLENGES)}")
+        wildcards = [name for name in names if name.startswith("*.")]
+        if wildcards and challenge == "http-01":
+            self.problem(f"acme.challenge: {', '.join(wildcards)} is a wildcard, which only dns-01 can prove "
+                         "(RFC 8555 section 7.1.3); set challenge: dns-01")
+        acme["dane"] = _flag(acme["dane"], f"{self.arg}.acme.dane")
+        acme["key_types"] = [k for k in dict.fromkeys(key_types) if k in bulwark_acme.KEY_TYPES]
+        return acme
+
+    def _certificates(self, entries: Sequence[Any], names: Sequence[str], acme: bool) -> list[dict[str, Any]]:
+        if not entries and not acme:
             self.problem("certificates: at least one {cert, key, chain} entry is needed")
         result = []
         seen_types: dict[str, str] = {}
@@ -319,6 +368,12 @@ class _SiteChecker:
             info: Mapping[str, Any] = {}
             if self.inspected is not None and all(isinstance(part, str) for part in ident):
                 info = self.inspected.get(ident, {})  # type: ignore[arg-type]
+            if acme and (self.inspected is None or info.get("errors") or not info):
+                # Not there yet (or broken): acme_certificates orders it in this run; until then it is not served.
+                if info.get("errors"):
+                    self.notes.append(f"{self.label}: {_path_text(entry.get('cert'))} not served yet "
+                                      f"({info['errors'][0]}); acme_certificates gets it")
+                continue
             for error in info.get("errors", []):
                 self.problem(f"{where}: {error}")
             key_type = info.get("key_type", "unknown")
@@ -340,7 +395,7 @@ class _SiteChecker:
             result.append({
                 "cert": entry.get("cert"), "key": entry.get("key"), "chain": entry.get("chain"),
                 "next_key": next_key, "key_type": key_type, "ocsp_uri": info.get("ocsp_uri"),
-                "not_after": info.get("not_after"),
+                "not_after": info.get("not_after"), "rollover_keys": list(entry.get("rollover_keys") or []),
             })
         if self.inspected is not None and "ecdsa" not in seen_types \
                 and "rsa" not in self.profile["certificate_types"] and result:
@@ -407,6 +462,64 @@ class _SiteChecker:
         return True
 
 
+def acme_entries(site_id: str, acme: Mapping[str, Any], acme_dir: str) -> list[dict[str, Any]]:
+    """The certificate entries of an ``acme:`` site: acme_certificates' files, one per key type."""
+    entries = []
+    for key_type in acme.get("key_types") or []:
+        paths = bulwark_acme.certificate_paths(acme_dir, site_id, key_type)
+        entries.append({"cert": paths["cert"], "key": paths["key"], "chain": paths["chain"],
+                        "rollover_keys": list(paths["rollover_keys"])})  # type: ignore[call-overload]
+    return entries
+
+
+def _site_acme(index: int, site: Any) -> tuple[str, dict[str, Any]] | None:
+    """(site id, acme with defaults) of a tls_sites entry with ``acme:``, or None; the model checks the rest."""
+    if not isinstance(site, Mapping) or site.get("acme") is None:
+        return None
+    if not isinstance(site["acme"], Mapping) or not isinstance(site.get("name"), str):
+        raise AnsibleFilterError(f"tls_sites[{index}]: acme must be a dict and name a string")
+    acme = {**ACME_DEFAULTS, **{k: v for k, v in site["acme"].items() if v is not None}}
+    if not isinstance(acme["key_types"], list):
+        raise AnsibleFilterError(f"tls_sites[{index}].acme.key_types must be a list, got {describe(acme['key_types'])}")
+    acme["key_types"] = [k for k in acme["key_types"] if k in bulwark_acme.KEY_TYPES]
+    return _file_id(site["name"].lower().rstrip(".")), acme
+
+
+def tls_site_certificates(sites: Any, acme_dir: str = bulwark_acme.DEFAULT_DIR) -> list[dict[str, str]]:
+    """Every ``{cert, key, chain}`` of the sites, for tls_inspect: listed ones, and the acme_certificates files of
+    sites with ``acme:`` (those may not exist yet)."""
+    result = []
+    for index, site in enumerate(_list(sites, "tls_sites")):
+        found = _site_acme(index, site)
+        if found:
+            entries: list[Any] = acme_entries(found[0], found[1], acme_dir)
+        else:
+            entries = _list(site.get("certificates") if isinstance(site, Mapping) else None,
+                            f"tls_sites[{index}].certificates")
+        for entry in entries:
+            if isinstance(entry, Mapping):
+                result.append({k: entry[k] for k in ("cert", "key", "chain") if k in entry})
+    return result
+
+
+def tls_acme_certificates(model: Mapping[str, Any], service: str, test_command: Sequence[str],
+                          https_port: int = 443) -> list[dict[str, Any]]:
+    """The sites with ``acme:`` as acme_certificates entries: one certificate per key type covering the site's
+    name and aliases, in the site's files, reloading ``service`` (tested with ``test_command``); TLSA owners on
+    ``https_port`` unless ``dane: false``."""
+    if not isinstance(model, Mapping) or not isinstance(model.get("sites"), list):
+        raise AnsibleFilterError("tls_acme_certificates: the input must be the site model (tls_site_model's result)")
+    entries = []
+    for site in model["sites"]:
+        acme = site.get("acme")
+        if not acme:
+            continue
+        entries.append({"name": site["id"], "domains": list(site["server_names"]), "key_types": list(acme["key_types"]),
+                        "challenge": acme["challenge"], "service": str(service), "test_command": list(test_command),
+                        "tlsa": [{"port": int(https_port), "proto": "tcp"}] if acme["dane"] else []})
+    return entries
+
+
 def _inspected_certificates(inspection: Any) -> dict[tuple[str, str, str], Mapping[str, Any]]:
     """tls_inspect's certificate entries by (cert, key, chain); an error naming ``inspection`` if malformed."""
     result = {}
@@ -428,8 +541,13 @@ def tls_site_model(
     inspection: Mapping[str, Any] | None = None,
     bundle_dir: str = "/etc/ssl/bulwark",
     acme_root: str | None = None,
+    acme_dir: str = bulwark_acme.DEFAULT_DIR,
 ) -> dict[str, Any]:
-    """The site model: ``{profile, sites, bundles, acme_root, problems, notes}``.
+    """The site model: ``{profile, sites, bundles, acme_root, acme_missing, problems, notes}``.
+
+    A site with ``acme:`` gets acme_certificates' files under ``acme_dir``; those that do not exist or cannot be
+    served yet are left out of its certificates (``acme_missing`` counts them over every site), and a site left
+    with none is ``pending``: served over HTTP only, until acme_certificates has ordered them.
 
     ``bundles`` lists the CA bundles (``{path, content}``) the host needs for sites whose stapled
     certificates come from different chain files.
@@ -454,7 +572,7 @@ def tls_site_model(
     model_sites = []
     for index, site in enumerate(site_list):
         checker = _SiteChecker(index, _mapping(site, f"tls_sites[{index}]", optional=False), effective, inspected,
-                               bundle_dir)
+                               bundle_dir, acme_dir)
         model_sites.append(checker.run())
         problems.extend(checker.problems)
         notes.extend(checker.notes)
@@ -480,7 +598,7 @@ def tls_site_model(
                     problems.append(f"tls_sites ({site['name']}): the chains cannot be bundled: {exc}")
             bundles.append({"path": site["trusted_chain"], "content": content})
     return {"profile": effective, "sites": model_sites, "bundles": bundles, "acme_root": acme_root,
-            "problems": problems, "notes": notes}
+            "acme_missing": sum(site["acme_missing"] for site in model_sites), "problems": problems, "notes": notes}
 
 
 def tls_pem_bundle(texts: Any) -> str:
@@ -537,7 +655,9 @@ def tls_published_fact(model: Mapping[str, Any], server: str, https_port: int = 
             "proto": "tcp",
             "http_port": int(http_port),
             "certificates": [{"cert": c["cert"], "key": c["key"], "chain": c["chain"], "next_key": c.get("next_key"),
-                              "key_type": c["key_type"]} for c in site["certificates"]],
+                              "key_type": c["key_type"], **({"rollover_keys": c["rollover_keys"]}
+                                                            if c.get("rollover_keys") else {})}
+                             for c in site["certificates"]],
         })
     return {"schema": FACT_SCHEMA, "server": str(server), "acme_root": model.get("acme_root"), "sites": sites}
 
@@ -612,4 +732,6 @@ class FilterModule:
             "tls_pem_bundle": tls_pem_bundle,
             "tls_server_config": tls_server_config,
             "tls_published_fact": tls_published_fact,
+            "tls_site_certificates": tls_site_certificates,
+            "tls_acme_certificates": tls_acme_certificates,
         }

@@ -1,0 +1,1 @@
+../roles/acme_certificates/filter_plugins/acme_certificates.py
