@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -248,7 +249,11 @@ def test_nmap_xml_keeps_what_answered_and_counts_the_rest() -> None:
     assert seen["udp"] == {53: "open"} and seen["collapsed"]["tcp"] == {"filtered": 65530}
 
 
-def test_firewall_checks_fail_an_undeclared_answer_and_a_filtered_declared_port() -> None:
+def test_firewall_checks_fail_an_undeclared_answer_and_a_filtered_declared_port(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The second look at a filtered port (a TCP connection) gets no answer either.
+    monkeypatch.setattr(bulwark_audit_net, "connect_state", lambda address, port, timeout: "filtered")
+
     def runner(argv: list[str], timeout: float, input_text: str | None = None) -> Any:
         assert argv[0] == "nmap" and "U:53" in argv[argv.index("-p") + 1]
         return subprocess.CompletedProcess(argv, 0, NMAP_XML, "")
@@ -491,3 +496,21 @@ def test_the_terminal_summary_lists_hosts_and_failures() -> None:
     assert lines[0].startswith("Bulwark audit from localhost: 2 hosts, 5 checks: 1 pass, 2 fail")
     assert any("FAIL web www.example.org:443 tls-versions" in line and "tls_profile" in line for line in lines)
     assert lines[-1] == "Report: audit/audit.json"
+
+
+def test_a_declared_port_nmap_lost_is_decided_by_a_tcp_connection() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    xml = NMAP_XML.replace('portid="80"><state state="filtered"/>', f'portid="{port}"><state state="filtered"/>')
+
+    def runner(argv: list[str], timeout: float, input_text: str | None = None) -> Any:
+        return subprocess.CompletedProcess(argv, 0, xml, "")
+
+    service = {"kind": "firewall", "service": "firewall IPv4 127.0.0.1", "address": "127.0.0.1",
+               "declared": ["22/tcp", f"{port}/tcp", "443/tcp"]}
+    with listener:
+        declared = bulwark_audit_net.check_declared(context({"host": "h", "addresses": ["127.0.0.1"],
+                                                             "services": [service]}, runner=runner), service)
+    assert declared.result == "pass", declared.evidence
+    assert f"{port}/tcp: open (nmap: filtered; a TCP connection decided)" in declared.evidence
+    assert bulwark_audit_net.connect_state("127.0.0.1", port, 2) == "closed"  # the listener is gone
