@@ -14,18 +14,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import BenchHost  # noqa: E402
-
-PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
-TARGET_RATIO = 1.5
+from bench import rerun_benchmark  # noqa: E402
 
 
 def main() -> int:
-    with BenchHost("bench-acme", 76, debian="13") as bench:
-        bench.playbook(PLAYBOOKS / "acme_setup.yml")
-        bench.playbook(PLAYBOOKS / "acme_rerun.yml")
-        result = bench.compare(PLAYBOOKS / "acme_rerun.yml", 5)
-    return 0 if result.report("acme_certificates re-run, 2 certificates (ECDSA+RSA), ARI asked", TARGET_RATIO) else 1
+    return rerun_benchmark("acme_certificates re-run, 2 certificates (ECDSA+RSA), ARI asked",
+                           "bench-acme", 76, "13", "acme_setup.yml", "acme_rerun.yml")
 
 
 if __name__ == "__main__":

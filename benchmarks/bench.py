@@ -106,3 +106,18 @@ def compare(inventory: str | Path, playbook: str | Path, repeat: int = 3, *extra
         role.append(seconds)
         changed += run_changed
     return Comparison(floor, role, changed)
+
+
+PLAYBOOKS = ROOT / "benchmarks" / "playbooks"
+
+
+def rerun_benchmark(what: str, name: str, subnet_index: int, debian: str, setup: str, rerun: str,
+                    repeat: int = 5, target_ratio: float = 1.5) -> int:
+    """The usual role benchmark on one fresh host: ``setup`` and a first ``rerun`` converge it (untimed, the
+    first converge's time printed), then ``rerun`` against the floor, interleaved. Exit status 0 when met."""
+    with BenchHost(name, subnet_index, debian=debian) as bench:
+        bench.playbook(PLAYBOOKS / setup)
+        seconds, changed = bench.playbook(PLAYBOOKS / rerun)
+        print(f"first converge: {seconds:.2f}s, changed={changed}")
+        result = bench.compare(PLAYBOOKS / rerun, repeat)
+    return 0 if result.report(what, target_ratio) else 1

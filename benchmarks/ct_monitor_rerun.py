@@ -14,18 +14,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import BenchHost  # noqa: E402
-
-PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
+from bench import rerun_benchmark  # noqa: E402
 
 
 def main() -> int:
-    with BenchHost("bench-ct", 73, debian="12") as bench:
-        bench.playbook(PLAYBOOKS / "ct_monitor_setup.yml")
-        seconds, changed = bench.playbook(PLAYBOOKS / "ct_monitor_rerun.yml")
-        print(f"first converge (installs certspotter): {seconds:.2f}s, changed={changed}")
-        result = bench.compare(PLAYBOOKS / "ct_monitor_rerun.yml", repeat=5)
-    return 0 if result.report("ct_monitor re-run, 1 site (2 certificates)", target_ratio=1.5) else 1
+    return rerun_benchmark("ct_monitor re-run, 1 site (2 certificates)",
+                           "bench-ct", 73, "12", "ct_monitor_setup.yml", "ct_monitor_rerun.yml")
 
 
 if __name__ == "__main__":

@@ -13,18 +13,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import BenchHost  # noqa: E402
-
-PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
-TARGET_RATIO = 1.5
+from bench import rerun_benchmark  # noqa: E402
 
 
 def main() -> int:
-    with BenchHost("bench-mail", 75, debian="13") as bench:
-        bench.playbook(PLAYBOOKS / "mail_setup.yml")
-        bench.playbook(PLAYBOOKS / "mail_rerun.yml")
-        result = bench.compare(PLAYBOOKS / "mail_rerun.yml", 5)
-    return 0 if result.report("mail_tls re-run (Postfix, Dovecot, Unbound; RSA+ECDSA)", TARGET_RATIO) else 1
+    return rerun_benchmark("mail_tls re-run (Postfix, Dovecot, Unbound; RSA+ECDSA)",
+                           "bench-mail", 75, "13", "mail_setup.yml", "mail_rerun.yml")
 
 
 if __name__ == "__main__":
