@@ -42,6 +42,7 @@ def main() -> int:
     ax.set_xlabel("hosts (lab containers, 2 cores)")
     ax.set_ylabel("seconds (median)")
     ax.set_xticks(hosts)
+    ax.set_xlim(0, max(hosts) * 1.08)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend()
