@@ -329,10 +329,10 @@ def check_mta_sts(ctx: Context, service: dict[str, Any]) -> Any:
     mx_result = resolver(ctx).resolve(domain, "MX")
     mx_hosts = sorted({str(r.exchange).lower().rstrip(".") for r in mx_result["rrset"] or []} - {""})
     lines.append(f"{domain} MX ({_status_text(mx_result)}): {', '.join(mx_hosts) or 'none'}")
-    problems += [f"policy: {p}" for p in sts_policy_problems(policy, declared,
-                                                            list(dict.fromkeys([service["hostname"], *mx_hosts])))]
+    names = list(dict.fromkeys([service["hostname"], *mx_hosts]))
+    problems += [f"policy: {p}" for p in sts_policy_problems(policy, declared, names)]
     passed = (f"{owner} id {record['id']}; {url}: mode {policy['mode']}, max_age {policy['max_age']}, mx "
-              f"{', '.join(policy['mx'])} as declared, covering {', '.join([service['hostname'], *mx_hosts])}")
+              f"{', '.join(policy['mx'])} as declared, covering {', '.join(names)}")
     return ctx.verdict(service, "mta-sts", problems, passed, variable, details=lines)
 
 
