@@ -22,13 +22,15 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 try:  # the collection bulwark.hardening
-    from ansible_collections.bulwark.hardening.plugins.filter.mail_policy import (mta_sts_id, mta_sts_policy,
-                                                                                  tls_rpt_record)
     from ansible_collections.bulwark.hardening.plugins.filter.pinning import caa_records
 except ImportError:  # a role of the repository: the shared role's filters
     sys.path.append(str(Path(__file__).resolve().parents[2] / "shared" / "filter_plugins"))
-    from mail_policy import mta_sts_id, mta_sts_policy, tls_rpt_record  # type: ignore[no-redef]
     from pinning import caa_records  # type: ignore[no-redef]
+try:
+    from ansible_collections.bulwark.hardening.plugins.filter.mail_policy import (mta_sts_id, mta_sts_policy,
+                                                                                  tls_rpt_record)
+except ImportError:
+    from mail_policy import mta_sts_id, mta_sts_policy, tls_rpt_record  # type: ignore[no-redef]
 
 OVERRIDE_KEYS = ("tls_versions", "ciphers", "ciphersuites", "groups")
 # The MX's TLS ports (mail_tls): how a client starts TLS on each, and which variable turns the port on.
