@@ -190,16 +190,24 @@ def _tag_fields(text: str) -> list[tuple[str, str]]:
     return fields
 
 
-def parse_sts_record(texts: list[str]) -> dict[str, Any]:
-    """The ``_mta-sts`` TXT strings -> {id, problems} (RFC 8461 section 3.1: the one record that starts with
-    v=STSv1; several make senders ignore the policy)."""
-    records = [t for t in texts if re.match(r"^v=STSv1\s*(;|$)", t)]
+def _one_record(texts: list[str], version: str) -> tuple[str | None, list[str]]:
+    """The one TXT record that starts with ``v=VERSION`` (RFC 8461 3.1, RFC 8460 3: other TXT records are
+    ignored, and several of that version make senders ignore them all), or the problem."""
+    records = [t for t in texts if re.match(rf"^v={version}\s*(;|$)", t)]
     if not records:
-        return {"id": None, "problems": ["no TXT record starting with v=STSv1" + (
-            f" ({len(texts)} other TXT record(s))" if texts else "")]}
+        return None, [f"no TXT record starting with v={version}" + (
+            f" ({len(texts)} other TXT record(s))" if texts else "")]
     if len(records) > 1:
-        return {"id": None, "problems": [f"{len(records)} v=STSv1 records: senders ignore them all"]}
-    ids = [value for key, value in _tag_fields(records[0]) if key == "id"]
+        return None, [f"{len(records)} v={version} records: senders ignore them all"]
+    return records[0], []
+
+
+def parse_sts_record(texts: list[str]) -> dict[str, Any]:
+    """The ``_mta-sts`` TXT strings -> {id, problems} (RFC 8461 section 3.1)."""
+    record, problems = _one_record(texts, "STSv1")
+    if record is None:
+        return {"id": None, "problems": problems}
+    ids = [value for key, value in _tag_fields(record) if key == "id"]
     if len(ids) != 1 or not _ID_RE.match(ids[0]):
         shown = ids[0][:40] if ids else "none"
         return {"id": None, "problems": [f"id {shown!r} is not 1 to 32 letters and digits"]}
@@ -260,13 +268,10 @@ def sts_policy_problems(policy: dict[str, Any], declared: dict[str, Any], names:
 def parse_tls_rpt(texts: list[str]) -> dict[str, Any]:
     """The ``_smtp._tls`` TXT strings -> {rua, problems} (RFC 8460 section 3: one v=TLSRPTv1 record whose rua
     lists mailto: and https: URIs, comma separated)."""
-    records = [t for t in texts if re.match(r"^v=TLSRPTv1\s*(;|$)", t)]
-    if not records:
-        return {"rua": [], "problems": ["no TXT record starting with v=TLSRPTv1" + (
-            f" ({len(texts)} other TXT record(s))" if texts else "")]}
-    if len(records) > 1:
-        return {"rua": [], "problems": [f"{len(records)} v=TLSRPTv1 records: senders ignore them all"]}
-    values = [value for key, value in _tag_fields(records[0]) if key == "rua"]
+    record, problems = _one_record(texts, "TLSRPTv1")
+    if record is None:
+        return {"rua": [], "problems": problems}
+    values = [value for key, value in _tag_fields(record) if key == "rua"]
     if len(values) != 1:
         return {"rua": [], "problems": [f"{len(values)} rua fields (must be one)"]}
     rua = [uri.strip() for uri in values[0].split(",") if uri.strip()]
@@ -274,8 +279,15 @@ def parse_tls_rpt(texts: list[str]) -> dict[str, Any]:
     return {"rua": rua, "problems": [f"rua {uri!r} is not a mailto: or https: URI" for uri in bad]}
 
 
-def _declaration_problems(service: dict[str, Any], prefix: str) -> list[str]:
-    return [p for p in service.get("problems") or [] if p.startswith(prefix)]
+def _not_checked(ctx: Context, service: dict[str, Any], name: str, variable: str, what: str, empty: str) -> Any:
+    """A fail when the declaration behind ``variable`` is broken (the plan's problems name it first), n/a when it
+    declares nothing, else None: the check goes on."""
+    broken = [p for p in service.get("problems") or [] if p.startswith(variable.rstrip("*"))]
+    if broken:
+        return ctx.finding(service, name, "fail", "; ".join(broken), variable=variable)
+    if not service.get(what):
+        return ctx.finding(service, name, "n/a", f"nothing declared for {service['domain']} ({empty})")
+    return None
 
 
 def _signed(result: dict[str, Any], service: dict[str, Any], owner: str) -> list[str]:
@@ -289,14 +301,11 @@ def _signed(result: dict[str, Any], service: dict[str, Any], owner: str) -> list
 def check_mta_sts(ctx: Context, service: dict[str, Any]) -> Any:
     """_mta-sts TXT has v=STSv1 and the declared policy's id; the policy, fetched over HTTPS with a trusted chain,
     has the declared mode, max_age and mx lines, which cover the MX name and the domain's MX records."""
-    declared, domain = service.get("mta_sts"), service["domain"]
+    skip = _not_checked(ctx, service, "mta-sts", "mail_tls_mta_sts_*", "mta_sts", "mail_tls_mta_sts_dir is empty")
+    if skip:
+        return skip
+    declared, domain = service["mta_sts"], service["domain"]
     variable = "mail_tls_mta_sts_mode / _max_age / _mx (re-apply mail_tls, then dns_records)"
-    broken = _declaration_problems(service, "mail_tls_mta_sts")
-    if broken:
-        return ctx.finding(service, "mta-sts", "fail", "; ".join(broken), variable="mail_tls_mta_sts_*")
-    if not declared:
-        return ctx.finding(service, "mta-sts", "n/a", f"no MTA-STS policy declared for {domain} "
-                           "(mail_tls_mta_sts_dir is empty)")
     problems, lines = [], []
     owner = f"_mta-sts.{domain}"
     result = resolver(ctx).resolve(owner, "TXT")
@@ -339,13 +348,10 @@ def check_mta_sts(ctx: Context, service: dict[str, Any]) -> Any:
 @check("mail-policy", "tls-rpt", needs=("dnspython",), title="TLS-RPT record names the declared addresses")
 def check_tls_rpt(ctx: Context, service: dict[str, Any]) -> Any:
     """_smtp._tls TXT is one v=TLSRPTv1 record whose rua are the declared mail_tls_tls_rpt URIs."""
-    declared, domain = service.get("tls_rpt") or [], service["domain"]
-    broken = _declaration_problems(service, "mail_tls_tls_rpt")
-    if broken:
-        return ctx.finding(service, "tls-rpt", "fail", "; ".join(broken), variable="mail_tls_tls_rpt")
-    if not declared:
-        return ctx.finding(service, "tls-rpt", "n/a", f"no TLS-RPT address declared for {domain} "
-                           "(mail_tls_tls_rpt is empty)")
+    skip = _not_checked(ctx, service, "tls-rpt", "mail_tls_tls_rpt", "tls_rpt", "mail_tls_tls_rpt is empty")
+    if skip:
+        return skip
+    declared, domain = service["tls_rpt"], service["domain"]
     owner = f"_smtp._tls.{domain}"
     result = resolver(ctx).resolve(owner, "TXT")
     record = parse_tls_rpt(_txt_strings(result["rrset"]))
