@@ -1,0 +1,132 @@
+"""Whether a config_apply call would do anything, answered from one read-only look the role makes anyway.
+
+A re-run with nothing to change should cost one module call per host per role. A role that must look at the
+host first (tls_inspect, a find) adds ``config_apply_probe`` to that look and calls config_apply only when
+``config_apply_todo`` names something to do. The answer errs one way only: anything the look does not show
+(a path it did not stat, links, removals, a state directory it cannot read) counts as "something to do", so
+config_apply itself decides; it never skips a write, a pending reload or a stopped service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+STATE_DIR = "/var/lib/bulwark/apply"
+_SHA_LINE = re.compile(r"^\\?([0-9a-f]{64}) [ *](.+)$")
+
+
+def _unit_list(units: Any) -> list[dict[str, Any]]:
+    if isinstance(units, dict):
+        units = [units]
+    if not isinstance(units, list) or not all(isinstance(unit, dict) for unit in units):
+        raise AnsibleFilterError("config_apply_todo: expected a config_apply unit (a mapping) or a list of them")
+    return units
+
+
+def _names(unit: dict[str, Any]) -> str:
+    return str(unit.get("name") or unit.get("service") or "")
+
+
+def config_apply_probe(paths: list[str], services: list[str] | None = None, names: list[str] | None = None,
+                       state_dir: str = STATE_DIR) -> list[str]:
+    """The argv of one read-only shell command: stat and SHA-256 of ``paths``, is-active/is-enabled of
+    ``services``, and which of ``names`` have a config_apply marker (a reload pending, a swap half done)."""
+    if not isinstance(paths, list) or not all(isinstance(path, str) and path.startswith("/") for path in paths):
+        raise AnsibleFilterError("config_apply_probe: paths must be a list of absolute paths")
+    services, names = list(services or []), list(names or [])
+    quoted = " ".join(shlex.quote(path) for path in paths)
+    script = [f"stat -c 'P|%a|%U|%G|%F|%n' -- {quoted} 2>/dev/null", f"sha256sum -- {quoted} 2>/dev/null"] if paths \
+        else []
+    for service in services:
+        unit = shlex.quote(service)
+        script.append(f"printf 'S|%s|%s|%s\\n' {unit} \"$(systemctl is-active {unit})\" "
+                      f"\"$(systemctl is-enabled {unit} 2>/dev/null)\"")
+    if names:
+        directory = shlex.quote(state_dir)
+        # A state directory this user cannot search hides the markers: say so, so nothing is skipped.
+        script.append(f"if [ -d {directory} ] && ! [ -x {directory} ]; then echo 'M|?'; fi")
+        script += [f"if [ -e {shlex.quote(f'{state_dir}/{name}.json')} ]; then echo {shlex.quote(f'M|{name}')}; fi"
+                   for name in names]
+    script.append("true")
+    return ["sh", "-c", "\n".join(script)]
+
+
+def _parse(output: str) -> tuple[dict[str, list[str]], dict[str, str], dict[str, list[str]], set[str]]:
+    stats: dict[str, list[str]] = {}
+    sums: dict[str, str] = {}
+    services: dict[str, list[str]] = {}
+    markers: set[str] = set()
+    for line in str(output or "").splitlines():
+        if line.startswith("P|"):
+            fields = line.split("|", 5)
+            if len(fields) == 6:
+                stats[fields[5]] = fields[1:5]
+        elif line.startswith("S|"):
+            fields = line.split("|")
+            if len(fields) == 4:
+                services[fields[1]] = fields[2:4]
+        elif line.startswith("M|"):
+            markers.add(line[2:])
+        elif match := _SHA_LINE.match(line):
+            sums[match.group(2)] = match.group(1)
+    return stats, sums, services, markers
+
+
+def _mode(value: Any, default: str) -> int | None:
+    try:
+        return int(str(value or default), 8)
+    except ValueError:
+        return None
+
+
+def config_apply_todo(units: Any, output: str) -> list[str]:
+    """What config_apply would do for ``units`` (its ``units`` option, or one unit's options), given the output
+    of the ``config_apply_probe`` command; an empty list when nothing (then the call can be skipped)."""
+    stats, sums, services, markers = _parse(output)
+    todo: list[str] = []
+    if "?" in markers:
+        todo.append("the config_apply state directory cannot be read")
+    for unit in _unit_list(units):
+        label = _names(unit) or "files"
+        if unit.get("links") or unit.get("absent") or unit.get("exclusive") or unit.get("request_reload"):
+            todo.append(f"{label}: links, removals or a requested reload (config_apply decides)")
+        if _names(unit) and _names(unit) in markers:
+            todo.append(f"{label}: a reload is pending from an earlier run")
+        for entry in unit.get("directories") or []:
+            entry = {"path": entry} if isinstance(entry, str) else dict(entry)
+            seen = stats.get(entry.get("path", ""))
+            if not seen or seen[3] != "directory":
+                todo.append(f"{label}: directory {entry.get('path')} missing")
+            elif set(entry) != {"path"} and (
+                    _mode(seen[0], "0") != _mode(entry.get("mode"), "0755")
+                    or entry.get("owner") and entry["owner"] != seen[1]
+                    or entry.get("group") and entry["group"] != seen[2]):
+                todo.append(f"{label}: directory {entry['path']} mode or owner")
+        for entry in unit.get("files") or []:
+            path = entry.get("path", "")
+            seen = stats.get(path)
+            digest = hashlib.sha256(str(entry.get("content", "")).encode("utf-8")).hexdigest()
+            if not seen or seen[3] not in ("regular file", "regular empty file") or sums.get(path) != digest:
+                todo.append(f"{label}: {path} content")
+            elif _mode(seen[0], "0") != _mode(entry.get("mode"), "0644") \
+                    or entry.get("owner") and entry["owner"] != seen[1] \
+                    or entry.get("group") and entry["group"] != seen[2]:
+                todo.append(f"{label}: {path} mode or owner")
+        service = unit.get("service")
+        if service:
+            active, enabled = services.get(service, ["", ""])
+            if active not in ("active", "reloading"):
+                todo.append(f"{label}: {service} is not running")
+            if unit.get("enabled") is not None and (enabled == "enabled") != bool(unit["enabled"]):
+                todo.append(f"{label}: {service} enabled at boot or not")
+    return todo
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {"config_apply_probe": config_apply_probe, "config_apply_todo": config_apply_todo}
