@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from config_apply_state import config_apply_probe, config_apply_todo
+from config_apply_state import config_apply_present, config_apply_probe, config_apply_todo
 
 MAIN_CF = "myhostname = mx.example.org\n"
 UNIT = {
@@ -100,3 +100,15 @@ def test_the_probe_reads_this_machine(tmp_path) -> None:
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     assert config_apply_todo([unit], out) == []
     assert config_apply_todo([{**unit, "files": [{"path": str(tmp_path / "missing"), "content": ""}]}], out)
+
+
+def test_present_lists_every_path_the_probe_found() -> None:
+    output = look("P|777|root|root|symbolic link|/usr/sbin/sendmail")
+    assert config_apply_present(output) == ["/etc/postfix/main.cf", "/etc/ansible/facts.d", "/usr/sbin/sendmail"]
+    assert config_apply_present("") == []
+
+
+def test_the_script_alone_for_raw_and_crlf_output() -> None:
+    script = config_apply_probe(["/etc/a"], ["app"], ["app"], script=True)
+    assert isinstance(script, str) and script == config_apply_probe(["/etc/a"], ["app"], ["app"])[2]
+    assert config_apply_todo([UNIT], look().replace("\n", "\r\n") + "\r\n") == []

@@ -33,27 +33,29 @@ def _names(unit: dict[str, Any]) -> str:
 
 
 def config_apply_probe(paths: list[str], services: list[str] | None = None, names: list[str] | None = None,
-                       state_dir: str = STATE_DIR) -> list[str]:
+                       state_dir: str = STATE_DIR, script: bool = False) -> list[str] | str:
     """The argv of one read-only shell command: stat and SHA-256 of ``paths``, is-active/is-enabled of
-    ``services``, and which of ``names`` have a config_apply marker (a reload pending, a swap half done)."""
+    ``services``, and which of ``names`` have a config_apply marker (a reload pending, a swap half done).
+    With ``script``, the shell script alone, for ``ansible.builtin.raw`` (no Python on the host: the
+    cheapest round trip there is)."""
     if not isinstance(paths, list) or not all(isinstance(path, str) and path.startswith("/") for path in paths):
         raise AnsibleFilterError("config_apply_probe: paths must be a list of absolute paths")
     services, names = list(services or []), list(names or [])
     quoted = " ".join(shlex.quote(path) for path in paths)
-    script = [f"stat -c 'P|%a|%U|%G|%F|%n' -- {quoted} 2>/dev/null", f"sha256sum -- {quoted} 2>/dev/null"] if paths \
+    lines = [f"stat -c 'P|%a|%U|%G|%F|%n' -- {quoted} 2>/dev/null", f"sha256sum -- {quoted} 2>/dev/null"] if paths \
         else []
     for service in services:
         unit = shlex.quote(service)
-        script.append(f"printf 'S|%s|%s|%s\\n' {unit} \"$(systemctl is-active {unit})\" "
+        lines.append(f"printf 'S|%s|%s|%s\\n' {unit} \"$(systemctl is-active {unit})\" "
                       f"\"$(systemctl is-enabled {unit} 2>/dev/null)\"")
     if names:
         directory = shlex.quote(state_dir)
         # A state directory this user cannot search hides the markers: say so, so nothing is skipped.
-        script.append(f"if [ -d {directory} ] && ! [ -x {directory} ]; then echo 'M|?'; fi")
-        script += [f"if [ -e {shlex.quote(f'{state_dir}/{name}.json')} ]; then echo {shlex.quote(f'M|{name}')}; fi"
+        lines.append(f"if [ -d {directory} ] && ! [ -x {directory} ]; then echo 'M|?'; fi")
+        lines += [f"if [ -e {shlex.quote(f'{state_dir}/{name}.json')} ]; then echo {shlex.quote(f'M|{name}')}; fi"
                    for name in names]
-    script.append("true")
-    return ["sh", "-c", "\n".join(script)]
+    lines.append("true")
+    return "\n".join(lines) if script else ["sh", "-c", "\n".join(lines)]
 
 
 def _parse(output: str) -> tuple[dict[str, list[str]], dict[str, str], dict[str, list[str]], set[str]]:
@@ -127,6 +129,13 @@ def config_apply_todo(units: Any, output: str) -> list[str]:
     return todo
 
 
+def config_apply_present(output: str) -> list[str]:
+    """The paths the ``config_apply_probe`` command found (any type: file, directory, link), in its order; a look
+    that must also tell whether a program is installed puts the program's path among the probe's paths."""
+    return list(_parse(output)[0])
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"config_apply_probe": config_apply_probe, "config_apply_todo": config_apply_todo}
+        return {"config_apply_probe": config_apply_probe, "config_apply_todo": config_apply_todo,
+                "config_apply_present": config_apply_present}
