@@ -80,7 +80,8 @@ def test_bad_units_are_refused() -> None:
     with pytest.raises(AnsibleFilterError):
         config_apply_todo("postfix", "")
     with pytest.raises(AnsibleFilterError):
-        config_apply_probe(["relative/path"])
+        config_apply_probe("/etc/a")
+    assert "relative" not in config_apply_probe(["relative/path", "", "/etc/a"])[2]
 
 
 def test_the_probe_reads_this_machine(tmp_path) -> None:

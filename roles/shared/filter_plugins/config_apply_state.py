@@ -38,8 +38,10 @@ def config_apply_probe(paths: list[str], services: list[str] | None = None, name
     ``services``, and which of ``names`` have a config_apply marker (a reload pending, a swap half done).
     With ``script``, the shell script alone, for ``ansible.builtin.raw`` (no Python on the host: the
     cheapest round trip there is)."""
-    if not isinstance(paths, list) or not all(isinstance(path, str) and path.startswith("/") for path in paths):
+    if not isinstance(paths, list):
         raise AnsibleFilterError("config_apply_probe: paths must be a list of absolute paths")
+    # Anything else is not looked at, so it counts as something to do; the role's own checks name a bad path.
+    paths = [path for path in paths if isinstance(path, str) and path.startswith("/")]
     services, names = list(services or []), list(names or [])
     quoted = " ".join(shlex.quote(path) for path in paths)
     lines = [f"stat -c 'P|%a|%U|%G|%F|%n' -- {quoted} 2>/dev/null", f"sha256sum -- {quoted} 2>/dev/null"] if paths \
