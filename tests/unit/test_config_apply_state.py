@@ -27,7 +27,7 @@ def look(*extra: str, sums: dict[str, str] | None = None, mode: str = "644", act
          enabled: str = "enabled") -> str:
     lines = [f"P|{mode}|root|root|regular file|/etc/postfix/main.cf", "P|755|root|root|directory|/etc/ansible/facts.d"]
     lines += [f"{digest}  {path}" for path, digest in (sums if sums is not None else {"/etc/postfix/main.cf": sha(MAIN_CF)}).items()]
-    lines.append(f"S|postfix|{active}|{enabled}")
+    lines += ["S|postfix", f"A|{active}", f"E|{enabled}"]
     return "\n".join(lines + list(extra))
 
 
@@ -113,3 +113,12 @@ def test_the_script_alone_for_raw_and_crlf_output() -> None:
     script = config_apply_probe(["/etc/a"], ["app"], ["app"], script=True)
     assert isinstance(script, str) and script == config_apply_probe(["/etc/a"], ["app"], ["app"])[2]
     assert config_apply_todo([UNIT], look().replace("\n", "\r\n") + "\r\n") == []
+
+
+def test_several_services_answer_in_order_and_a_missing_answer_is_not_trusted() -> None:
+    units = [{"service": "unbound", "enabled": True}, {"service": "postfix", "enabled": True}]
+    both = "S|unbound\nS|postfix\nA|active\nA|active\n"
+    assert config_apply_todo(units, both + "E|enabled\nE|enabled") == []
+    assert config_apply_todo(units, both + "E|disabled\nE|enabled") == ["unbound: unbound enabled at boot or not"]
+    # is-enabled printed one line for two units: which one is unknown, so both count as something to do.
+    assert len(config_apply_todo(units, both + "E|enabled")) == 2

@@ -46,10 +46,12 @@ def config_apply_probe(paths: list[str], services: list[str] | None = None, name
     quoted = " ".join(shlex.quote(path) for path in paths)
     lines = [f"stat -c 'P|%a|%U|%G|%F|%n' -- {quoted} 2>/dev/null", f"sha256sum -- {quoted} 2>/dev/null"] if paths \
         else []
-    for service in services:
-        unit = shlex.quote(service)
-        lines.append(f"printf 'S|%s|%s|%s\\n' {unit} \"$(systemctl is-active {unit})\" "
-                      f"\"$(systemctl is-enabled {unit} 2>/dev/null)\"")
+    if services:
+        # One systemctl per question: a line per unit, in order (a unit that is-enabled cannot answer for prints
+        # no line, and then no answer is trusted).
+        units = " ".join(shlex.quote(service) for service in services)
+        lines += [f"printf 'S|%s\\n' {units}", f"printf 'A|%s\\n' $(systemctl is-active {units})",
+                  f"printf 'E|%s\\n' $(systemctl is-enabled {units} 2>/dev/null)"]
     if names:
         directory = shlex.quote(state_dir)
         # A state directory this user cannot search hides the markers: say so, so nothing is skipped.
@@ -65,19 +67,20 @@ def _parse(output: str) -> tuple[dict[str, list[str]], dict[str, str], dict[str,
     sums: dict[str, str] = {}
     services: dict[str, list[str]] = {}
     markers: set[str] = set()
+    answers: dict[str, list[str]] = {"S": [], "A": [], "E": []}
     for line in str(output or "").splitlines():
         if line.startswith("P|"):
             fields = line.split("|", 5)
             if len(fields) == 6:
                 stats[fields[5]] = fields[1:5]
-        elif line.startswith("S|"):
-            fields = line.split("|")
-            if len(fields) == 4:
-                services[fields[1]] = fields[2:4]
+        elif line[:2] in ("S|", "A|", "E|"):
+            answers[line[0]].append(line[2:])
         elif line.startswith("M|"):
             markers.add(line[2:])
         elif match := _SHA_LINE.match(line):
             sums[match.group(2)] = match.group(1)
+    for index, name in enumerate(answers["S"]):
+        services[name] = [answers[key][index] if len(answers[key]) == len(answers["S"]) else "" for key in "AE"]
     return stats, sums, services, markers
 
 
