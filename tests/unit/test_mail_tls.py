@@ -116,6 +116,8 @@ def test_dovecot_gets_the_leaf_with_its_chain_in_one_file() -> None:
     assert model["dovecot_certificates"] == [
         {"cert": "/etc/dovecot/bulwark/mail-0.crt", "key": CERTS[0]["key"], "content": "LEAF-RSA\nISSUER\n"},
         {"cert": CERTS[1]["cert"], "key": CERTS[1]["key"], "content": None}]
+    assert model["dovecot_chain_files"] == [
+        {"path": "/etc/dovecot/bulwark/mail-0.crt", "content": "LEAF-RSA\nISSUER\n", "mode": "0644"}]
     # A renewed certificate changes the digest the drop-in carries (Dovecot reloads with it).
     look["certificates"][0]["cert_pem"] = "LEAF-RSA-RENEWED\n"
     renewed = mail_tls_model(_site_model(CERTS, look), look, options)

@@ -253,6 +253,8 @@ def mail_tls_model(site_model: Mapping[str, Any], inspection: Mapping[str, Any] 
     model = {"profile": profile, "postfix_version": ".".join(map(str, postfix_version)),
              "dovecot_version": ".".join(map(str, dovecot_version)), "dovecot_24": dovecot_version >= (2, 4),
              "certificates": served, "mta_sts_policy": policy, "dovecot_certificates": dovecot,
+             "dovecot_chain_files": [{"path": d["cert"], "content": d["content"], "mode": "0644"}
+                                     for d in dovecot if d["content"]],
              # In Dovecot's drop-in: a renewed certificate changes the drop-in, so Dovecot reloads and sends it.
              "dovecot_certificates_sha256": hashlib.sha256(
                  "".join(d["content"] or d["cert"] for d in dovecot).encode()).hexdigest(),
