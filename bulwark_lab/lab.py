@@ -62,6 +62,7 @@ MAIN_LAB = Lab("lab", 80, (
     Host("web-apache", "target", 12),
     Host("ns", "target", 13),
     Host("ns-parent", "target", 14),
+    Host("mx", "target", 15),
     Host("scanner", "scanner", 20),
     Host("ca", "scanner", 21),
 ))

@@ -118,11 +118,12 @@ def test_the_copied_role_defaults_equal_the_roles_own() -> None:
     def defaults(role: str) -> dict[str, Any]:
         return yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
 
-    own = {**defaults("firewalld"), **defaults("tls_common"), **defaults("dns_records")}
+    own = {**defaults("firewalld"), **defaults("tls_common"), **defaults("dns_records"), **defaults("mail_tls")}
     for name, value in ROLE_DEFAULTS.items():
-        if name != "dns_records_tls_group":
+        if name != "dns_records_tls_groups":
             assert own[name] == value, name
-    assert "web_servers" in own["dns_records_tls_hosts"]
+    for group in ROLE_DEFAULTS["dns_records_tls_groups"]:
+        assert f"groups['{group}']" in own["dns_records_tls_hosts"]
 
 
 def test_results_name_hosts_that_could_not_be_checked() -> None:
@@ -195,7 +196,7 @@ def test_a_broken_check_is_a_warning_not_a_crash() -> None:
 def test_the_audit_runs_the_checks_of_its_listed_check_modules() -> None:
     listed = bulwark_audit_checks.REGISTRY
     assert list(listed) == list(bulwark_audit.registry(bulwark_audit_checks.CHECK_MODULES))
-    assert {"host", "firewall", "https", "dns", "mail"} == set(listed)
+    assert {"host", "firewall", "https", "dns", "mail", "mail-policy"} == set(listed)
     assert [c.name for c in listed["host"]] == ["reachable"]  # the core's own check
     assert {c.module for checks in listed.values() for c in checks} == {
         module.__name__ for module in (bulwark_audit, *bulwark_audit_checks.CHECK_MODULES)}
@@ -212,13 +213,14 @@ def test_the_audit_runs_the_checks_of_its_listed_check_modules() -> None:
         bulwark_audit.registry([bulwark_audit_report])
 
 
-def test_every_kind_has_checks_and_mail_waits_for_its_role() -> None:
-    assert {"host", "firewall", "https", "dns", "mail"} <= set(bulwark_audit.REGISTRY)
-    ctx = context({"host": "mx", "addresses": ["192.0.2.25"], "services": []})
-    service = {"kind": "mail", "service": "mail"}
-    findings = [c.func(ctx, service) for c in bulwark_audit.REGISTRY["mail"]]
-    assert [f.check for f in findings] == ["starttls", "dane-25", "mta-sts", "tls-rpt"]
-    assert {f.result for f in findings} == {"n/a"} and all("mail_tls" in f.evidence for f in findings)
+def test_every_kind_has_checks_and_mail_reuses_the_tls_and_dane_checks() -> None:
+    assert {"host", "firewall", "https", "dns", "mail", "mail-policy"} <= set(bulwark_audit.REGISTRY)
+    mail = {c.name: c for c in bulwark_audit.REGISTRY["mail"]}
+    assert list(mail) == ["starttls", "tls-versions", "cipher-suites", "certificate-types", "certificate-chain",
+                          "certificate-names", "certificate-expiry", "dane-tlsa"]
+    https = {c.name: c.func for c in bulwark_audit.REGISTRY["https"]}
+    assert all(mail[name].func is https[name] for name in list(mail)[1:])  # one implementation, two kinds
+    assert [c.name for c in bulwark_audit.REGISTRY["mail-policy"]] == ["mta-sts", "tls-rpt"]
 
 
 # --- firewall -----------------------------------------------------------------------------------

@@ -106,6 +106,27 @@ def test_model_renders_the_profile_for_postfix() -> None:
     assert model["dovecot_24"] is True
 
 
+def test_dovecot_gets_the_leaf_with_its_chain_in_one_file() -> None:
+    look = _inspection(["mx.example.org"])
+    look["certificates"][0].update(cert_pem="LEAF-RSA\n", chain_pem="ISSUER\n")
+    look["certificates"][1].update(cert_pem="LEAF-EC\nISSUER\n", chain_pem="ISSUER\n")
+    options = {**OPTIONS, "dovecot_chain_dir": "/etc/dovecot/bulwark/"}
+    model = mail_tls_model(_site_model(CERTS, look), look, options)
+    # The RSA leaf is alone in its file: Dovecot gets leaf + chain; the ECDSA file is a full chain already.
+    assert model["dovecot_certificates"] == [
+        {"cert": "/etc/dovecot/bulwark/mail-0.crt", "key": CERTS[0]["key"], "content": "LEAF-RSA\nISSUER\n"},
+        {"cert": CERTS[1]["cert"], "key": CERTS[1]["key"], "content": None}]
+    assert model["dovecot_chain_files"] == [
+        {"path": "/etc/dovecot/bulwark/mail-0.crt", "content": "LEAF-RSA\nISSUER\n", "mode": "0644"}]
+    # A renewed certificate changes the digest the drop-in carries (Dovecot reloads with it).
+    look["certificates"][0]["cert_pem"] = "LEAF-RSA-RENEWED\n"
+    renewed = mail_tls_model(_site_model(CERTS, look), look, options)
+    assert renewed["dovecot_certificates_sha256"] != model["dovecot_certificates_sha256"]
+    # Nothing read (check mode on a fresh host): the files as given.
+    assert [d["content"] for d in mail_tls_model(_site_model(CERTS, None), None, options)["dovecot_certificates"]] \
+        == [None, None]
+
+
 def test_postfix_37_gets_no_ffdhe_parameter() -> None:
     look = _inspection(["mx.example.org"], postfix="3.7.11")
     model = mail_tls_model(_site_model(CERTS, look), look, OPTIONS)

@@ -142,6 +142,19 @@ def test_a_key_given_as_chain_is_never_returned(tmp_path: Path, ca: tuple[Any, x
     result = tls_inspect.inspect_entry(entry, run)
     assert "PRIVATE" not in str(result)
     assert result["chain_pem"] == ""
+    entry["cert"], entry["chain"] = entry["key"], str(tmp_path / "k.crt")
+    result = tls_inspect.inspect_entry(entry, run)
+    assert "PRIVATE" not in str(result)
+    assert result["cert_pem"] == ""
+
+
+def test_the_certificate_and_chain_blocks_are_returned_as_read(tmp_path: Path, ca: tuple[Any, x509.Certificate]) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = leaf(ca, key, ["www.example.org"])
+    entry = write(tmp_path, "p", certificate, key, ca[1])
+    result = tls_inspect.inspect_entry(entry, run)
+    assert result["cert_pem"] == certificate.public_bytes(serialization.Encoding.PEM).decode()
+    assert result["chain_pem"] == ca[1].public_bytes(serialization.Encoding.PEM).decode()
 
 
 def test_inspect_all_reports_the_version_and_each_entry_once(tmp_path: Path, ca: tuple[Any, x509.Certificate]) -> None:

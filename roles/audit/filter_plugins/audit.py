@@ -26,8 +26,21 @@ try:  # the collection bulwark.hardening
 except ImportError:  # a role of the repository: the shared role's filters
     sys.path.append(str(Path(__file__).resolve().parents[2] / "shared" / "filter_plugins"))
     from pinning import caa_records  # type: ignore[no-redef]
+try:
+    from ansible_collections.bulwark.hardening.plugins.filter.mail_policy import (mta_sts_id, mta_sts_policy,
+                                                                                  tls_rpt_record)
+except ImportError:
+    from mail_policy import mta_sts_id, mta_sts_policy, tls_rpt_record  # type: ignore[no-redef]
 
 OVERRIDE_KEYS = ("tls_versions", "ciphers", "ciphersuites", "groups")
+# The MX's TLS ports (mail_tls): how a client starts TLS on each, and which variable turns the port on.
+MAIL_PORTS = ((25, "smtp", None), (465, None, "mail_tls_submission"), (587, "smtp", "mail_tls_submission"),
+              (993, None, "mail_tls_dovecot"))
+# The DANE-TA record dns_records publishes for the issuer of a mail service's certificates (mail_tls_tlsa_issuer).
+ISSUER_TLSA = {"usage": 2, "selector": 1, "matching_type": 1}
+MAIL_VARIABLES = {"profile": "mail_tls_profile", "certificates": "mail_tls_certificates",
+                  "chain": "mail_tls_certificates[].chain", "renew": "mail_tls_certificates[].cert (renew)",
+                  "names": "mail_tls_hostname / mail_tls_hostname_aliases"}
 
 
 def _var(hostvars: Mapping[str, Any], host: str, name: str, defaults: Mapping[str, Any]) -> Any:
@@ -81,7 +94,8 @@ def _name_servers(hostvars: Mapping[str, Any], groups: Mapping[str, Sequence[str
             continue
         tls_hosts = hostvars[host].get("dns_records_tls_hosts")
         if tls_hosts is None:
-            tls_hosts = groups.get(defaults.get("dns_records_tls_group", "web_servers"), [])
+            tls_hosts = [h for group in defaults.get("dns_records_tls_groups", ["web_servers"])
+                         for h in groups.get(group, [])]
         servers.append({"host": host, "zones": [str(z).rstrip(".").lower() for z in zones],
                         "tls_hosts": list(tls_hosts), "tlsa": list(_var(hostvars, host, "dns_records_tlsa", defaults)),
                         "caa": list(_var(hostvars, host, "dns_records_caa", defaults) or []),
@@ -112,13 +126,7 @@ def _site(site: Mapping[str, Any], host: str, address: str, profile: dict[str, A
     hsts = {"max_age": profile["hsts_min_age"], "include_subdomains": False, "preload": False, **hsts_given}
     header = "; ".join([f"max-age={int(hsts['max_age'])}"] + (["includeSubDomains"] if hsts["include_subdomains"]
                                                               else []) + (["preload"] if hsts["preload"] else []))
-    tlsa: list[dict[str, int]] = []
-    dnssec = False
-    for server in servers:
-        if any(_in_zone(n, z) for n in names for z in server["zones"]):
-            dnssec = True
-            if host in server["tls_hosts"]:
-                tlsa += [dict(p) for p in server["tlsa"] if dict(p) not in tlsa]
+    dns = _tls_dns(names, host, servers)
     caa_domain = None
     for server in servers:
         for entry in server["caa"]:
@@ -132,9 +140,81 @@ def _site(site: Mapping[str, Any], host: str, address: str, profile: dict[str, A
         "profile": profile, "profile_overridden": overridden,
         "mozilla": context["guidelines"]["configurations"][profile["name"]],
         "mozilla_version": str(context["guidelines"].get("version", "")),
-        "dns": {"dnssec": dnssec, "tlsa": tlsa, "caa_domain": caa_domain},
+        "dns": {**dns, "caa_domain": caa_domain},
         "fleet_names": fleet_names,
     }
+
+
+def _tls_dns(names: list[str], host: str, servers: list[dict[str, Any]]) -> dict[str, Any]:
+    """Whether a zone of the fleet covers ``names`` (DNSSEC expected) and the TLSA parameters its name servers
+    publish for ``host`` (those whose dns_records_tls_hosts list it)."""
+    tlsa: list[dict[str, int]] = []
+    dnssec = False
+    for server in servers:
+        if any(_in_zone(n, z) for n in names for z in server["zones"]):
+            dnssec = True
+            if host in server["tls_hosts"]:
+                tlsa += [dict(p) for p in server["tlsa"] if dict(p) not in tlsa]
+    return {"dnssec": dnssec, "tlsa": tlsa}
+
+
+def _mail_declaration(hostvars: Mapping[str, Any], host: str, defaults: Mapping[str, Any]
+                      ) -> tuple[dict[str, Any], list[str]]:
+    """mail_tls's variables of ``host`` with the role's defaults, and what is wrong with them (for the checks to
+    report: a bad declaration is a finding, not a failed play)."""
+    problems: list[str] = []
+    hostname = str(hostvars[host].get("mail_tls_hostname") or host).lower().rstrip(".")
+    aliases = [str(a).lower().rstrip(".") for a in _var(hostvars, host, "mail_tls_hostname_aliases", defaults) or []]
+    domain = str(hostvars[host].get("mail_tls_domain") or hostname.split(".", 1)[-1]).lower().rstrip(".")
+    mx = list(_var(hostvars, host, "mail_tls_mta_sts_mx", defaults) or [hostname])
+    mode = _var(hostvars, host, "mail_tls_mta_sts_mode", defaults)
+    max_age = _var(hostvars, host, "mail_tls_mta_sts_max_age", defaults)
+    rua = list(_var(hostvars, host, "mail_tls_tls_rpt", defaults) or [])
+    policy = policy_id = None
+    if _var(hostvars, host, "mail_tls_mta_sts_dir", defaults):
+        try:
+            policy = mta_sts_policy(mx, mode, max_age)
+            policy_id = mta_sts_id(policy)
+        except AnsibleFilterError as exc:
+            problems.append(str(exc).replace("mta_sts_policy: ", "mail_tls_mta_sts_*: "))
+    if rua:
+        try:
+            tls_rpt_record(domain, rua)
+        except AnsibleFilterError as exc:
+            problems.append(str(exc).replace("tls_rpt_record: rua", "mail_tls_tls_rpt"))
+    declaration = {"hostname": hostname, "names": list(dict.fromkeys([hostname, *aliases])), "domain": domain,
+                   "mta_sts": None if policy is None else {"mode": mode, "max_age": int(max_age),
+                                                           "mx": [str(m).lower().rstrip(".") for m in mx],
+                                                           "policy": policy, "id": policy_id},
+                   "tls_rpt": [str(uri) for uri in rua]}
+    return declaration, problems
+
+
+def _mail(hostvars: Mapping[str, Any], host: str, address: str, defaults: Mapping[str, Any],
+          guidelines: Mapping[str, Any], servers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One ``mail`` service per TLS port mail_tls serves, and one ``mail-policy`` service for the mail domain."""
+    declaration, problems = _mail_declaration(hostvars, host, defaults)
+    overrides = _var(hostvars, host, "mail_tls_profile_overrides", defaults) or {}
+    profile = _profile(str(_var(hostvars, host, "mail_tls_profile", defaults)), overrides, guidelines)
+    names = declaration["names"]
+    dns = _tls_dns(names, host, servers)
+    if dns["tlsa"] and _var(hostvars, host, "mail_tls_tlsa_issuer", defaults):
+        dns["tlsa"].append(dict(ISSUER_TLSA))
+    certificates = len(_var(hostvars, host, "mail_tls_certificates", defaults) or []) or 1
+    services: list[dict[str, Any]] = []
+    for port, starttls, switch in MAIL_PORTS:
+        if switch and not _var(hostvars, host, switch, defaults):
+            continue
+        services.append({"kind": "mail", "service": f"{names[0]}:{port}", "name": names[0], "names": names,
+                         "port": port, "starttls": starttls, "address": address, "certificates": certificates,
+                         "profile": profile, "profile_overridden": bool(overrides), "dns": dns,
+                         "variables": MAIL_VARIABLES})
+    services.append({"kind": "mail-policy", "service": f"mail {declaration['domain']}", "address": address,
+                     "hostname": declaration["hostname"], "domain": declaration["domain"],
+                     "mta_sts": declaration["mta_sts"], "tls_rpt": declaration["tls_rpt"],
+                     "dnssec": any(_in_zone(declaration["domain"], z) for s in servers for z in s["zones"]),
+                     "problems": problems})
+    return services
 
 
 def audit_plan(host: str, hostvars: Mapping[str, Any], groups: Mapping[str, Sequence[str]],
@@ -195,7 +275,9 @@ def audit_plan(host: str, hostvars: Mapping[str, Any], groups: Mapping[str, Sequ
         declared_tcp.append(53)
 
     if host in groups.get(str(context.get("mail_group", "mail_servers")), []):
-        services.append({"kind": "mail", "service": "mail", "address": primary})
+        mail = _mail(hostvars, host, primary, defaults, context["guidelines"], _name_servers(hostvars, groups, defaults))
+        services += mail
+        declared_tcp += [s["port"] for s in mail if s["kind"] == "mail"]
 
     kinds = list(context.get("kinds") or [])
     if kinds:

@@ -398,13 +398,31 @@ def check_dnssec(ctx: Context, service: dict[str, Any]) -> Any:
                        f"trust anchor {anchor}", details=lines)
 
 
+def tlsa_matches(records: list[Any], chain: list[Any]) -> list[Any]:
+    """The TLSA records (dnspython rdata) that match the served ``chain`` (leaf first), each by its own usage,
+    selector and matching type: the leaf for 1 and 3, a certificate after it (an issuer) for 0 and 2."""
+    matched = []
+    for record in records:
+        try:
+            wanted = tlsa_data(chain, int(record.usage), int(record.selector), int(record.mtype))
+        except Exception:  # noqa: BLE001 - a selector or matching type nobody defined matches nothing
+            continue
+        if record.cert in wanted:
+            matched.append(record)
+    return matched
+
+
+def _tlsa_text(record: Any) -> str:
+    return f"{record.usage} {record.selector} {record.mtype} {record.cert.hex()[:16]}..."
+
+
 @check("https", "dane-tlsa", needs=("dnspython", "sslyze"), title="TLSA matches the served certificates (DANE)")
 def check_tlsa(ctx: Context, service: dict[str, Any]) -> Any:
     """_PORT._tcp.NAME TLSA validates and matches every certificate served on the port, per declared parameters."""
     params = (service.get("dns") or {}).get("tlsa") or []
     if not params:
-        return ctx.finding(service, "dane-tlsa", "n/a", "no TLSA declared for this site (not in dns_records_tls_hosts "
-                           "of a name server whose dns_records_zones covers it)")
+        return ctx.finding(service, "dane-tlsa", "n/a", "no TLSA declared for this service (its names are in no zone "
+                           "of a name server whose dns_records_tls_hosts lists this host)")
     chains = served_certificates(ctx, service)
     problems, lines = [], []
     for name in service["names"]:
@@ -412,20 +430,27 @@ def check_tlsa(ctx: Context, service: dict[str, Any]) -> Any:
         result = resolver(ctx).resolve(owner, "TLSA")
         records = list(result["rrset"]) if result["rrset"] is not None else []
         lines.append(f"{owner} TLSA: {len(records)} record(s), {_status_text(result)}")
-        lines += [f"  {r.usage} {r.selector} {r.mtype} {r.cert.hex()[:16]}..." for r in records]
+        lines += [f"  {_tlsa_text(r)}" for r in records]
         if result["status"] != "secure":
             problems.append(f"{owner}: {_status_text(result)}" + (f" ({result['error']})" if result["error"] else ""))
             continue
         for chain in chains:
+            kind = key_type(chain[0])
+            matched = tlsa_matches(records, chain)
+            by = ", ".join(f"{r.usage} {r.selector} {r.mtype}" for r in matched)
+            lines.append(f"  served {kind}: matched by {by or 'nothing'}")
+            if not matched:
+                problems.append(f"{owner}: no record matches the served {kind} certificate (DANE clients refuse it)")
+                continue
             for p in params:
                 usage, selector, mtype = int(p["usage"]), int(p["selector"]), int(p["matching_type"])
-                wanted = tlsa_data(chain, usage, selector, mtype)
-                if not any(r.usage == usage and r.selector == selector and r.mtype == mtype and r.cert in wanted
-                           for r in records):
-                    problems.append(f"{owner}: no {usage} {selector} {mtype} record matches the served "
-                                    f"{key_type(chain[0])} certificate")
+                if not any((r.usage, r.selector, r.mtype) == (usage, selector, mtype) for r in matched):
+                    problems.append(f"{owner}: no {usage} {selector} {mtype} record matches the served {kind} "
+                                    f"{'certificate' if usage in (1, 3) else 'chain'}")
+    declared = ", ".join(f"{p['usage']} {p['selector']} {p['matching_type']}" for p in params)
+    owners = ", ".join(f"_{service['port']}._tcp.{name}" for name in service["names"])
     return ctx.verdict(service, "dane-tlsa", problems, f"every served certificate ({len(chains)}) matches a "
-                       f"validated TLSA record for {', '.join(service['names'])}",
+                       f"validated TLSA record of each declared kind ({declared}) at {owners}",
                        "dns_records_tlsa (re-run dns_records after a certificate change)", details=lines)
 
 

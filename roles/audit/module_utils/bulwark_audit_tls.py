@@ -4,6 +4,10 @@ answers what sslyze cannot (post-quantum hybrid groups, a second look at OCSP st
 
 The expected values come from the declaration: the site's certificates count (RSA and ECDSA), and the
 Mozilla profile named by ``tls_profile`` (with ``tls_profile_overrides``), as the plan carries it.
+
+The mail ports (kind ``mail``: 25 and 587 after STARTTLS, 465 and 993 with TLS first) are scanned in the same
+sslyze run, for their versions, cipher suites and certificates; the checks of both kinds are the same functions
+(registered for ``mail`` in bulwark_audit_mail), and a service's ``variables`` names what a fail should change.
 """
 
 from __future__ import annotations
@@ -27,12 +31,22 @@ CURVE_ALIASES = {"secp256r1": "prime256v1", "secp192r1": "prime192v1"}
 PQ_GROUPS = ("X25519MLKEM768", "SecP256r1MLKEM768", "SecP384r1MLKEM1024")
 
 
-def _scan_commands() -> set:
+def _scan_commands(kind: str = "https") -> set:
     from sslyze import ScanCommand  # type: ignore[import-not-found]
     from sslyze.mozilla_tls_profile.tls_config_checker import (  # type: ignore[import-not-found]
         SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER)
 
+    if kind == "mail":  # what the mail checks read: versions, suites and certificates (each STARTTLS costs)
+        return {ScanCommand.CERTIFICATE_INFO, ScanCommand.SSL_2_0_CIPHER_SUITES, ScanCommand.SSL_3_0_CIPHER_SUITES,
+                ScanCommand.TLS_1_0_CIPHER_SUITES, ScanCommand.TLS_1_1_CIPHER_SUITES,
+                ScanCommand.TLS_1_2_CIPHER_SUITES, ScanCommand.TLS_1_3_CIPHER_SUITES}
     return set(SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER) | {ScanCommand.SESSION_RESUMPTION}
+
+
+def variable(service: dict[str, Any], key: str, default: str) -> str:
+    """The declaration a fail of this service names: the service's own (``variables``, e.g. the mail role's), else
+    the web roles' ``default``."""
+    return str((service.get("variables") or {}).get(key) or default)
 
 
 def _ca_file(ctx: Context) -> str | None:
@@ -53,23 +67,26 @@ def _ca_file(ctx: Context) -> str | None:
 def _scan_all(ctx: Context) -> dict[tuple[str, int], Any]:
     from pathlib import Path
 
-    from sslyze import (CertificateInfoExtraArgument, Scanner, ScanCommandsExtraArguments,  # type: ignore
-                        ServerNetworkConfiguration, ServerNetworkLocation, ServerScanRequest)
+    from sslyze import (CertificateInfoExtraArgument, ProtocolWithOpportunisticTlsEnum, Scanner,  # type: ignore
+                        ScanCommandsExtraArguments, ServerNetworkConfiguration, ServerNetworkLocation,
+                        ServerScanRequest)
 
     ca_file = _ca_file(ctx)
     requests = []
     for service in ctx.plan.get("services", []):
-        if service["kind"] != "https":
+        if service["kind"] not in ("https", "mail"):
             continue
         extra = ScanCommandsExtraArguments(
             certificate_info=CertificateInfoExtraArgument(custom_ca_file=Path(ca_file)) if ca_file else None)
+        starttls = {"smtp": ProtocolWithOpportunisticTlsEnum.SMTP,
+                    "imap": ProtocolWithOpportunisticTlsEnum.IMAP}.get(service.get("starttls") or "")
         requests.append(ServerScanRequest(
             server_location=ServerNetworkLocation(hostname=service["name"], port=int(service["port"]),
                                                   ip_address=service["address"]),
             network_configuration=ServerNetworkConfiguration(
-                tls_server_name_indication=service["name"], network_timeout=int(ctx.options.get("timeout", 10)),
-                network_max_retries=2),
-            scan_commands=_scan_commands(), scan_commands_extra_arguments=extra))
+                tls_server_name_indication=service["name"], tls_opportunistic_encryption=starttls,
+                network_timeout=int(ctx.options.get("timeout", 10)), network_max_retries=2),
+            scan_commands=_scan_commands(service["kind"]), scan_commands_extra_arguments=extra))
     scanner = Scanner(per_server_concurrent_connections_limit=int(ctx.options.get("tls_connections", 8)))
     scanner.queue_scans(requests)
     return {(r.server_location.hostname, r.server_location.port): r for r in scanner.get_results()}
@@ -158,7 +175,8 @@ def check_versions(ctx: Context, service: dict[str, Any]) -> Any:
         differences = [f"accepted but not declared: {', '.join(extra)}" if extra else "",
                        f"declared but refused: {', '.join(missing)}" if missing else ""]
         why = "; ".join(filter(None, differences))
-        return ctx.finding(service, "tls-versions", "fail", f"{why} ({text})", variable="tls_profile")
+        return ctx.finding(service, "tls-versions", "fail", f"{why} ({text})",
+                            variable=variable(service, "profile", "tls_profile"))
     return ctx.finding(service, "tls-versions", "pass", text)
 
 
@@ -175,7 +193,8 @@ def check_ciphers(ctx: Context, service: dict[str, Any]) -> Any:
         details.append(f"{version}: {', '.join(suites)}")
     if extra:
         return ctx.finding(service, "cipher-suites", "fail", f"accepted outside the {profile['name']} profile: "
-                           f"{', '.join(extra)}", variable="tls_profile", details=details)
+                           f"{', '.join(extra)}", variable=variable(service, "profile", "tls_profile"),
+                           details=details)
     count = sum(len(s) for s in got.values())
     return ctx.finding(service, "cipher-suites", "pass", f"{count} suites accepted, all in the {profile['name']} "
                        "profile", details=details)
@@ -243,7 +262,8 @@ def check_types(ctx: Context, service: dict[str, Any]) -> Any:
     allowed = service["profile"].get("certificate_types") or ["ecdsa", "rsa"]
     text = f"served: {', '.join(types) or 'none'}; declared: {declared} certificate(s)"
     if len(types) < declared:
-        return ctx.finding(service, "certificate-types", "fail", text, variable="tls_sites[].certificates")
+        return ctx.finding(service, "certificate-types", "fail", text,
+                           variable=variable(service, "certificates", "tls_sites[].certificates"))
     odd = [t for t in types if not any(t.startswith(a) for a in allowed)]
     if odd:
         return ctx.finding(service, "certificate-types", "warn", f"{text}; the {service['profile']['name']} profile "
@@ -297,8 +317,8 @@ def check_chain(ctx: Context, service: dict[str, Any]) -> Any:
             problems.append(f"{kind}: does not validate ({'; '.join(errors) or 'untrusted'})")
         if deployment.received_chain_has_valid_order is False:
             problems.append(f"{kind}: chain sent out of order")
-    return ctx.verdict(service, "certificate-chain", problems, "; ".join(lines), "tls_sites[].certificates[].chain",
-                       details=lines)
+    return ctx.verdict(service, "certificate-chain", problems, "; ".join(lines),
+                       variable(service, "chain", "tls_sites[].certificates[].chain"), details=lines)
 
 
 @check("https", "certificate-names", needs=("sslyze",), title="Certificates cover every name")
@@ -313,8 +333,8 @@ def check_names(ctx: Context, service: dict[str, Any]) -> Any:
         if uncovered:
             problems.append(f"{kind} does not cover {', '.join(uncovered)}")
     return ctx.verdict(service, "certificate-names", problems,
-                       f"{', '.join(service['names'])} covered by every certificate", "tls_sites[].certificates",
-                       details=lines)
+                       f"{', '.join(service['names'])} covered by every certificate",
+                       variable(service, "certificates", "tls_sites[].certificates"), details=lines)
 
 
 def days_left(certificate: Any, now: datetime.datetime | None = None) -> float:
@@ -339,13 +359,14 @@ def check_expiry(ctx: Context, service: dict[str, Any]) -> Any:
         worst = left if worst is None else min(worst, left)
     if worst is None:
         return ctx.finding(service, "certificate-expiry", "fail", "no certificate received",
-                           variable="tls_sites[].certificates")
+                           variable=variable(service, "certificates", "tls_sites[].certificates"))
     text = "; ".join(lines)
     if result == "fail":
         text = f"expired or not yet valid: {text}"
     elif result == "warn":
         text = f"expires within {warn_days:.0f} days (audit_warn_days): {text}"
-    return ctx.finding(service, "certificate-expiry", result, text, variable="tls_sites[].certificates[].cert (renew)")
+    return ctx.finding(service, "certificate-expiry", result, text,
+                       variable=variable(service, "renew", "tls_sites[].certificates[].cert (renew)"))
 
 
 def _ocsp_uri(certificate: Any) -> str | None:

@@ -21,6 +21,7 @@ with the shared ``tls_public_keys`` module (docs/mail.md).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -162,6 +163,26 @@ def _served_files(entry: Mapping[str, Any], count: int | None) -> list[str]:
     return files
 
 
+def dovecot_certificates(served: Sequence[Mapping[str, Any]], inspection: Mapping[str, Any] | None,
+                         counts: Mapping[str, int], chain_dir: str) -> list[dict[str, Any]]:
+    """What Dovecot is given per certificate: it sends only what its one certificate file holds.
+
+    A certificate file that already holds the intermediates is used as it is; a leaf whose chain is a file of its
+    own gets ``<chain_dir>/mail-<n>.crt`` with the leaf and the chain (``content``, from tls_inspect's read).
+    """
+    looked = {str(c.get("cert")): c for c in (inspection or {}).get("certificates", [])}
+    result = []
+    for index, entry in enumerate(served):
+        seen = looked.get(str(entry["cert"]), {})
+        count = counts.get(str(entry["cert"]))
+        if (count and count >= 2) or not seen.get("cert_pem") or not chain_dir:
+            result.append({"cert": str(entry["cert"]), "key": str(entry["key"]), "content": None})
+        else:
+            result.append({"cert": f"{chain_dir.rstrip('/')}/mail-{index}.crt", "key": str(entry["key"]),
+                           "content": str(seen["cert_pem"]) + str(seen.get("chain_pem") or "")})
+    return result
+
+
 def mail_tls_model(site_model: Mapping[str, Any], inspection: Mapping[str, Any] | None,
                    options: Mapping[str, Any]) -> dict[str, Any]:
     """Everything the mail_tls tasks write, and the problems that stop them.
@@ -218,6 +239,7 @@ def mail_tls_model(site_model: Mapping[str, Any], inspection: Mapping[str, Any] 
         if path and count.strip().isdigit():
             counts[path] = int(count)
     served = [{**entry, "files": _served_files(entry, counts.get(str(entry["cert"])))} for entry in certificates]
+    dovecot = dovecot_certificates(served, inspection, counts, str(options.get("dovecot_chain_dir") or ""))
     if inspection is not None and "postconf" not in inspection.get("missing", []):
         # Never render from a file that could not be read, or from tools that fail on the current
         # configuration: an empty read would become an empty main.cf, which "postfix check" accepts.
@@ -230,7 +252,13 @@ def mail_tls_model(site_model: Mapping[str, Any], inspection: Mapping[str, Any] 
                                 f"({reason[-1] if reason else 'no output'}); fix it, then run the role again")
     model = {"profile": profile, "postfix_version": ".".join(map(str, postfix_version)),
              "dovecot_version": ".".join(map(str, dovecot_version)), "dovecot_24": dovecot_version >= (2, 4),
-             "certificates": served, "mta_sts_policy": policy, "problems": problems, "notes": notes,
+             "certificates": served, "mta_sts_policy": policy, "dovecot_certificates": dovecot,
+             "dovecot_chain_files": [{"path": d["cert"], "content": d["content"], "mode": "0644"}
+                                     for d in dovecot if d["content"]],
+             # In Dovecot's drop-in: a renewed certificate changes the drop-in, so Dovecot reloads and sends it.
+             "dovecot_certificates_sha256": hashlib.sha256(
+                 "".join(d["content"] or d["cert"] for d in dovecot).encode()).hexdigest(),
+             "problems": problems, "notes": notes,
              "main_cf": None, "master_cf": None, "fact": None, "fact_text": None}
     if not problems:
         model["fact"] = mail_published_fact(site_model, options, policy)

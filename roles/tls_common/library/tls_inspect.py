@@ -116,6 +116,7 @@ certificates:
     expired: {description: Whether the certificate has expired., type: bool}
     ocsp_uri: {description: "OCSP responder URL of the AIA extension, or null.", type: str}
     chain_pem: {description: The CERTIFICATE blocks of the chain file (public); empty when unreadable., type: str}
+    cert_pem: {description: The CERTIFICATE blocks of the certificate file (public); empty when unreadable., type: str}
 """
 
 import base64
@@ -209,7 +210,7 @@ def inspect_entry(entry: dict[str, str], run: Runner, openssl: str = "openssl") 
     cert, key, chain = entry["cert"], entry["key"], entry["chain"]
     result: dict[str, Any] = {
         "cert": cert, "key": key, "chain": chain, "errors": [], "key_type": "unknown", "names": [],
-        "not_after": None, "expired": False, "ocsp_uri": None, "chain_pem": "",
+        "not_after": None, "expired": False, "ocsp_uri": None, "chain_pem": "", "cert_pem": "",
     }
     errors: list[str] = result["errors"]
     missing = {what: _readable_file(path, what) for what, path in (("cert", cert), ("key", key), ("chain", chain))}
@@ -250,14 +251,16 @@ def inspect_entry(entry: dict[str, str], run: Runner, openssl: str = "openssl") 
         elif cert_public is not None and out.strip() != cert_public:
             errors.append(f"key {key} does not match cert {cert}")
 
-    if not missing["chain"]:
-        # Only the CERTIFICATE blocks: a key given as chain by mistake must not end up in the result.
-        with open(chain, encoding="ascii", errors="replace") as handle:
+    # Only the CERTIFICATE blocks: a key given as cert or chain by mistake must not end up in the result.
+    for what, path in (("cert", cert), ("chain", chain)):
+        if missing[what]:
+            continue
+        with open(path, encoding="ascii", errors="replace") as handle:
             text = handle.read(MAX_PEM_CHARS + 1)  # one more: a longer file is refused, not cut
         try:
-            result["chain_pem"] = "".join(block + "\n" for block in certificate_blocks(text))
+            result[f"{what}_pem"] = "".join(block + "\n" for block in certificate_blocks(text))
         except PemError as exc:
-            errors.append(f"chain {chain}: {exc}")
+            errors.append(f"{what} {path}: {exc}")
     if cert_public is not None and not missing["chain"]:
         # -partial_chain: an intermediate in the chain file is enough as anchor; expiry is reported above.
         rc, out, err = run([openssl, "verify", "-partial_chain", "-no_check_time", "-CAfile", chain, cert], None)

@@ -1,0 +1,1 @@
+../roles/shared/filter_plugins/config_apply_state.py
