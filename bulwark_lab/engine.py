@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 from . import STATE_DIR
 from .errors import StepError
@@ -13,6 +14,22 @@ from .shell import say
 
 STEP = "docker-engine"
 START_TIMEOUT = 60.0
+# Each systemd container holds several inotify instances; the kernel's default of 128 per user stops systemd in the
+# twentieth or so ("Failed to allocate manager object: Too many open files"), e.g. in benchmarks/site_rerun.py
+# --hosts 20 or two big scenarios side by side.
+INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
+INOTIFY_MINIMUM = 1024
+
+
+def ensure_inotify_instances(path: Path = INOTIFY_INSTANCES, minimum: int = INOTIFY_MINIMUM) -> None:
+    """Raise the per-user inotify instance limit to ``minimum`` when it is lower (never lower it)."""
+    try:
+        current = int(path.read_text().strip())
+        if current < minimum:
+            path.write_text(f"{minimum}\n")
+            say(f"raised {path} from {current} to {minimum} (systemd containers need several each)")
+    except (OSError, ValueError) as exc:
+        say(f"could not check or raise {path} ({exc}); many lab hosts at once may fail to boot")
 
 
 def engine_answers() -> bool:
@@ -38,6 +55,7 @@ def _wait_for_engine(log_hint: str) -> None:
 
 def ensure_engine() -> None:
     """Make `docker info` answer. Never starts a second dockerd."""
+    ensure_inotify_instances()
     if engine_answers():
         return
     log = STATE_DIR / "dockerd.log"

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from bulwark_lab import images, lab, suite
+from bulwark_lab import engine, images, lab, suite
 from bulwark_lab.errors import StepError
 
 
@@ -119,3 +119,17 @@ def test_an_unknown_scenario_is_named_before_anything_starts(monkeypatch: pytest
     assert cli.main(["test", "--no-lint", "dns_zone", "dnszone"]) != 0
     err = capsys.readouterr().err
     assert "unknown scenario(s) 'dnszone'" in err and "dns_zone" in err.split("choose from", 1)[1]
+
+
+def test_inotify_instances_are_raised_never_lowered(tmp_path: Path) -> None:
+    limit = tmp_path / "max_user_instances"
+    limit.write_text("128\n")
+    engine.ensure_inotify_instances(limit, 1024)
+    assert limit.read_text() == "1024\n"
+    limit.write_text("8192\n")
+    engine.ensure_inotify_instances(limit, 1024)
+    assert limit.read_text() == "8192\n"
+    # Unreadable or not a number: said, not raised (the lab may still boot).
+    limit.write_text("many\n")
+    engine.ensure_inotify_instances(limit, 1024)
+    engine.ensure_inotify_instances(tmp_path / "missing", 1024)
