@@ -176,7 +176,7 @@ def check_versions(ctx: Context, service: dict[str, Any]) -> Any:
                        f"declared but refused: {', '.join(missing)}" if missing else ""]
         why = "; ".join(filter(None, differences))
         return ctx.finding(service, "tls-versions", "fail", f"{why} ({text})",
-                            variable=variable(service, "profile", "tls_profile"))
+                           variable=variable(service, "profile", "tls_profile"))
     return ctx.finding(service, "tls-versions", "pass", text)
 
 

@@ -57,7 +57,7 @@ def config_apply_probe(paths: list[str], services: list[str] | None = None, name
         # A state directory this user cannot search hides the markers: say so, so nothing is skipped.
         lines.append(f"if [ -d {directory} ] && ! [ -x {directory} ]; then echo 'M|?'; fi")
         lines += [f"if [ -e {shlex.quote(f'{state_dir}/{name}.json')} ]; then echo {shlex.quote(f'M|{name}')}; fi"
-                   for name in names]
+                  for name in names]
     lines.append("true")
     return "\n".join(lines) if script else ["sh", "-c", "\n".join(lines)]
 
