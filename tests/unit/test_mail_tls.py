@@ -75,16 +75,19 @@ CERTS = [{"cert": "/etc/ssl/mx-rsa.crt", "key": "/etc/ssl/mx-rsa.key", "chain": 
          {"cert": "/etc/ssl/mx-ecdsa.crt", "key": "/etc/ssl/mx-ecdsa.key", "chain": "/etc/ssl/mx-ecdsa.chain.crt"}]
 
 
-def _inspection(names: list[str], postfix: str = "3.10.13", counts: tuple[str, str] = ("1", "3")) -> dict:
+def _pem(blocks: int) -> str:
+    return "".join("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n" for _ in range(blocks))
+
+
+def _inspection(names: list[str], postfix: str = "3.10.13", counts: tuple[int, int] = (1, 3)) -> dict:
     return {
         "openssl_version": "3.5.1",
-        "certificates": [{**c, "errors": [], "key_type": kind, "names": names, "ocsp_uri": None, "chain_pem": ""}
-                         for c, kind in zip(CERTS, ("rsa", "ecdsa"))],
+        "certificates": [{**c, "errors": [], "key_type": kind, "names": names, "ocsp_uri": None, "chain_pem": "",
+                          "cert_pem": _pem(count)}
+                         for c, kind, count in zip(CERTS, ("rsa", "ecdsa"), counts)],
         "cipher_errors": [], "missing": [],
         "probes": {"postfix_version": {"rc": 0, "stdout": postfix}, "dovecot_version": {"rc": 0, "stdout": "2.4.1-4 (x)"},
-                   "main_cf": {"rc": 0, "stdout": MAIN_CF}, "master_cf": {"rc": 0, "stdout": MASTER_CF},
-                   "cert_counts": {"rc": 0, "stdout": f"{CERTS[0]['cert']}:{counts[0]}\n{CERTS[1]['cert']}:{counts[1]}\n"
-                                                        "/dev/null:0"}},
+                   "main_cf": {"rc": 0, "stdout": MAIN_CF}, "master_cf": {"rc": 0, "stdout": MASTER_CF}},
     }
 
 
@@ -108,18 +111,18 @@ def test_model_renders_the_profile_for_postfix() -> None:
 
 def test_dovecot_gets_the_leaf_with_its_chain_in_one_file() -> None:
     look = _inspection(["mx.example.org"])
-    look["certificates"][0].update(cert_pem="LEAF-RSA\n", chain_pem="ISSUER\n")
-    look["certificates"][1].update(cert_pem="LEAF-EC\nISSUER\n", chain_pem="ISSUER\n")
+    look["certificates"][0].update(cert_pem=_pem(1), chain_pem="ISSUER\n")
+    look["certificates"][1].update(cert_pem=_pem(2), chain_pem="ISSUER\n")
     options = {**OPTIONS, "dovecot_chain_dir": "/etc/dovecot/bulwark/"}
     model = mail_tls_model(_site_model(CERTS, look), look, options)
     # The RSA leaf is alone in its file: Dovecot gets leaf + chain; the ECDSA file is a full chain already.
     assert model["dovecot_certificates"] == [
-        {"cert": "/etc/dovecot/bulwark/mail-0.crt", "key": CERTS[0]["key"], "content": "LEAF-RSA\nISSUER\n"},
+        {"cert": "/etc/dovecot/bulwark/mail-0.crt", "key": CERTS[0]["key"], "content": _pem(1) + "ISSUER\n"},
         {"cert": CERTS[1]["cert"], "key": CERTS[1]["key"], "content": None}]
     assert model["dovecot_chain_files"] == [
-        {"path": "/etc/dovecot/bulwark/mail-0.crt", "content": "LEAF-RSA\nISSUER\n", "mode": "0644"}]
+        {"path": "/etc/dovecot/bulwark/mail-0.crt", "content": _pem(1) + "ISSUER\n", "mode": "0644"}]
     # A renewed certificate changes the digest the drop-in carries (Dovecot reloads with it).
-    look["certificates"][0]["cert_pem"] = "LEAF-RSA-RENEWED\n"
+    look["certificates"][0]["cert_pem"] = _pem(1).replace("MIIB", "MIIC")
     renewed = mail_tls_model(_site_model(CERTS, look), look, options)
     assert renewed["dovecot_certificates_sha256"] != model["dovecot_certificates_sha256"]
     # Nothing read (check mode on a fresh host): the files as given.

@@ -155,27 +155,31 @@ def _rename(problem: str) -> str:
     return "mail_tls: " + text
 
 
-def _served_files(entry: Mapping[str, Any], count: int | None) -> list[str]:
+def _holds_chain(looked: Mapping[str, Any]) -> bool:
+    """Whether the certificate file already holds the intermediates (tls_inspect's read of it: 2+ blocks)."""
+    return str(looked.get("cert_pem") or "").count("-----BEGIN CERTIFICATE-----") >= 2
+
+
+def _served_files(entry: Mapping[str, Any], looked: Mapping[str, Any]) -> list[str]:
     """Key, certificate, and the chain file unless the certificate file already holds the intermediates."""
     files = [str(entry["key"]), str(entry["cert"])]
-    if not count or count < 2:
+    if not _holds_chain(looked):
         files.append(str(entry["chain"]))
     return files
 
 
-def dovecot_certificates(served: Sequence[Mapping[str, Any]], inspection: Mapping[str, Any] | None,
-                         counts: Mapping[str, int], chain_dir: str) -> list[dict[str, Any]]:
+def dovecot_certificates(served: Sequence[Mapping[str, Any]], looked: Mapping[str, Mapping[str, Any]],
+                         chain_dir: str) -> list[dict[str, Any]]:
     """What Dovecot is given per certificate: it sends only what its one certificate file holds.
 
     A certificate file that already holds the intermediates is used as it is; a leaf whose chain is a file of its
-    own gets ``<chain_dir>/mail-<n>.crt`` with the leaf and the chain (``content``, from tls_inspect's read).
+    own gets ``<chain_dir>/mail-<n>.crt`` with the leaf and the chain (``content``, from tls_inspect's read,
+    ``looked``: its certificates by cert path).
     """
-    looked = {str(c.get("cert")): c for c in (inspection or {}).get("certificates", [])}
     result = []
     for index, entry in enumerate(served):
         seen = looked.get(str(entry["cert"]), {})
-        count = counts.get(str(entry["cert"]))
-        if (count and count >= 2) or not seen.get("cert_pem") or not chain_dir:
+        if _holds_chain(seen) or not seen.get("cert_pem") or not chain_dir:
             result.append({"cert": str(entry["cert"]), "key": str(entry["key"]), "content": None})
         else:
             result.append({"cert": f"{chain_dir.rstrip('/')}/mail-{index}.crt", "key": str(entry["key"]),
@@ -233,13 +237,9 @@ def mail_tls_model(site_model: Mapping[str, Any], inspection: Mapping[str, Any] 
         except AnsibleFilterError as exc:
             problems.append(str(exc).replace("mta_sts_policy: mx", "mail_tls_mta_sts_mx"))
 
-    counts = {}
-    for line in str(probes.get("cert_counts", {}).get("stdout", "")).splitlines():
-        path, count = line.rsplit(":", 1) if ":" in line else ("", line)
-        if path and count.strip().isdigit():
-            counts[path] = int(count)
-    served = [{**entry, "files": _served_files(entry, counts.get(str(entry["cert"])))} for entry in certificates]
-    dovecot = dovecot_certificates(served, inspection, counts, str(options.get("dovecot_chain_dir") or ""))
+    looked = {str(c.get("cert")): c for c in (inspection or {}).get("certificates", [])}
+    served = [{**entry, "files": _served_files(entry, looked.get(str(entry["cert"]), {}))} for entry in certificates]
+    dovecot = dovecot_certificates(served, looked, str(options.get("dovecot_chain_dir") or ""))
     if inspection is not None and "postconf" not in inspection.get("missing", []):
         # Never render from a file that could not be read, or from tools that fail on the current
         # configuration: an empty read would become an empty main.cf, which "postfix check" accepts.
