@@ -1,0 +1,1 @@
+../roles/stamps/filter_plugins/stamps.py
