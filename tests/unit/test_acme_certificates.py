@@ -3,6 +3,7 @@ and the DANE-safe rollover state machine."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import pytest
@@ -375,3 +376,29 @@ def test_dns01_records_are_grouped_by_zone_with_their_primary() -> None:
 def test_odd_dns01_data_from_the_ca_is_refused(data: dict[str, Any], message: str) -> None:
     with pytest.raises(AnsibleFilterError, match=message):
         acme_dns01_updates(data, SETTINGS)
+
+
+# --- until: when the plan can next change with nothing else changing (for site.yml's stamps) -------------------
+def test_until_of_a_quiet_certificate_is_its_renewal_date_or_the_next_ari_question() -> None:
+    quiet = plan(host(days_left=60))
+    assert quiet["orders"] == [] and quiet["ops"] == []
+    renewal = NOW + 60 * DAY - 30 * DAY
+    # ARI is worth asking about this certificate, so the plan must be looked at again after the ARI poll interval.
+    assert quiet["ari"] and quiet["until"] == NOW + 6 * 3600
+    assert quiet["until"] < renewal
+
+
+def test_until_takes_the_cas_renewal_window_and_the_key_age_limit() -> None:
+    # The key turns 90 days old in an hour: sooner than the next ARI question.
+    assert plan(host(created=NOW - 90 * DAY + 3600), key_max_age_days=90)["until"] == NOW + 3600
+    # The CA's window opens in two hours.
+    start = datetime.datetime.fromtimestamp(NOW + 7200, datetime.timezone.utc).isoformat()
+    window = {"www/ecdsa": {"should_renew": False, "msg": "", "window": {"start": start, "end": start}}}
+    assert plan(host(), ari=window)["until"] == NOW + 7200
+
+
+def test_until_is_minus_one_while_anything_is_under_way() -> None:
+    assert plan(host(days_left=10))["until"] == -1  # an order
+    assert plan(host(created=NOW - 100 * DAY), key_max_age_days=90)["until"] == -1  # a rollover step
+    pending = acme_plan({"now": NOW, "certificates": [host()], "pending_reloads": ["nginx"]}, [cert()], SETTINGS)
+    assert pending["until"] == -1

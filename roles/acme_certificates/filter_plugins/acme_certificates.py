@@ -57,6 +57,9 @@ ITEM_DEFAULTS: dict[str, Any] = {"key_types": ["ecdsa"], "challenge": "http-01",
 _NAME_RE = re.compile(r"^[a-z0-9_][a-z0-9._-]{0,252}$")
 _SERVICE_RE = re.compile(r"^[A-Za-z0-9@._:-]+$")
 DAY = 86400
+# How long an ARI answer stands for the stamps role (site.yml asks again after at most this long). RFC 9773 section
+# 4.3 has clients poll on the server's Retry-After; acme_ca_status does not read it, so a fixed 6 hours.
+ARI_POLL = 6 * 3600
 STEPS = 4  # stage, publish, switch, withdraw
 
 
@@ -412,6 +415,7 @@ def acme_plan(inspection: Mapping[str, Any], certificates: Sequence[Mapping[str,
     now = float(inspection.get("now") or 0)
     by_id = {c["id"]: c for c in inspection.get("certificates", [])}
     result: dict[str, Any] = {"certificates": [], "ops": [], "orders": [], "messages": [], "observe": [], "ari": []}
+    dues: list[float] = []
     alarm = int(settings.get("expiry_alarm_days", 7))
     for cert in certificates:
         host = by_id.get(cert["id"], {})
@@ -453,7 +457,32 @@ def acme_plan(inspection: Mapping[str, Any], certificates: Sequence[Mapping[str,
                                       f"{'the next' if order['key'] == 'next' else 'the same'} key)")
         entry["order"] = order
         result["certificates"].append(entry)
+        dues += _dues(cert, host, settings, ari, now, asked=bool(result["ari"]) and result["ari"][-1]["id"] == cert["id"])
+    busy = result["ops"] or result["orders"] or result["messages"] or inspection.get("pending_reloads")
+    result["until"] = -1.0 if busy else min(dues, default=0.0)
     return result
+
+
+def _dues(cert: Mapping[str, Any], host: Mapping[str, Any], settings: Mapping[str, Any], ari: Mapping[str, Any],
+          now: float, asked: bool) -> list[float]:
+    """The moments at which this certificate's plan could change with nothing else changing: its renewal date
+    (acme_renew_days before expiry), its key's age limit, the CA's renewal window, the next ARI question."""
+    served = host.get("cert") or {}
+    dues = []
+    if served.get("exists") and served.get("not_after"):
+        dues.append(float(served["not_after"]) - int(settings.get("renew_days", 30)) * DAY)
+    created, max_age = (host.get("key") or {}).get("created"), int(settings.get("key_max_age_days") or 0)
+    if created is not None and max_age:
+        dues.append(float(created) + max_age * DAY)
+    if asked:
+        dues.append(now + ARI_POLL)
+        start = ((ari.get(cert["id"]) or {}).get("window") or {}).get("start")
+        if start:
+            try:
+                dues.append(datetime.datetime.fromisoformat(str(start).replace("Z", "+00:00")).timestamp())
+            except ValueError:
+                pass
+    return dues
 
 
 def ari_verdicts(registered: Any) -> dict[str, Any]:
