@@ -101,7 +101,8 @@ def test_a_copied_role_holds_everything_it_uses(role: str, tmp_path: Path) -> No
                 if "." not in key and not key.startswith("with_"):
                     assert key in modules, f"{path.relative_to(project)}: module {key} is in no library/ of the project"
             for key in ("ansible.builtin.import_role", "ansible.builtin.include_role"):
-                if key in task:
+                # A templated name is the caller's (stamps' converge runs the role of the step it is given).
+                if key in task and "{{" not in task[key]["name"]:
                     assert task[key]["name"] in roles, f"{path.relative_to(project)}: role {task[key]['name']} missing"
 
     (project / "play.yml").write_text(f"- hosts: all\n  roles:\n    - role: {role}\n")

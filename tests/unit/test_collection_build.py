@@ -65,7 +65,7 @@ def test_every_role_is_staged_and_its_plugins_move_to_plugins(staged: Path) -> N
 def test_staged_roles_and_playbooks_use_filters_by_full_name(staged: Path) -> None:
     assert "| bulwark.hardening.tls_site_model(" in (staged / "roles/tls_common/vars/main.yml").read_text()
     assert "| bulwark.hardening.tls_site_certificates(" in (staged / "roles/tls_common/tasks/look.yml").read_text()
-    assert "name: bulwark.hardening.nginx_tls" in (staged / "playbooks/web.yml").read_text()
+    assert "name: bulwark.hardening.stamps" in (staged / "playbooks/web.yml").read_text()
     assert "import_playbook: web.yml" in (staged / "playbooks/site.yml").read_text()
 
 
