@@ -217,11 +217,13 @@ def _paths(entries: Any) -> set[str]:
 
 def stamps_merge(parts: Any, roles: Sequence[str]) -> dict[str, Any] | None:
     """The stamp of a step from what its roles published in ``stamps_converged`` (``{role: part}``), or None when
-    the first of ``roles`` published nothing (it did not finish, or had nothing to serve). A part is
-    ``{paths, services, probes, expires, until}``: paths (strings, or certificate entries whose path values count),
-    systemd units, read-only commands whose output is part of the result (argument vectors), times after which the role must look again (epoch seconds or ISO 8601, e.g. certificates'
-    expiry), and until (0: no time; -1: look again on every run). Paths and units are joined; the earliest
-    time wins; -1 from any part wins."""
+    the first of ``roles`` published nothing (it did not finish, or had nothing to serve).
+
+    A part is ``{paths, services, probes, expires, until}``: paths (strings, or certificate entries whose path
+    values count), systemd units, read-only commands whose output is part of the result (argument vectors), times
+    after which the role must look again (epoch seconds or ISO 8601, e.g. certificates' expiry), and until (0: no
+    time; -1: look again on every run). Paths, units and probes are joined; the earliest time wins; -1 from any
+    part wins."""
     if not isinstance(parts, Mapping) or not roles or not isinstance(parts.get(roles[0]), Mapping):
         return None
     chosen = [parts[role] for role in roles if isinstance(parts.get(role), Mapping)]

@@ -68,7 +68,7 @@ options:
       (the role must run every time).
     type: float
     default: 0
-author: Bulwark maintainers
+author: Bulwark maintainers (@bulwark)
 """
 
 EXAMPLES = r"""
