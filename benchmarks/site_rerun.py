@@ -104,6 +104,9 @@ def inventory(the_lab: lab.Lab, hosts: list[tuple[str, str]]) -> dict:
             {"cert": f"/etc/ssl/bulwark-lab/site-{key}.crt", "key": f"/etc/ssl/bulwark-lab/site-{key}.key",
              "chain": f"/etc/ssl/bulwark-lab/site-{key}.chain.crt"} for key in ("rsa", "ecdsa")]}]
     dns_group = group_vars["dns_servers"]
+    # No mail server in this lab (the built-in lab's mx): lab.test names only the hosts that are here.
+    for zone in dns_group["dns_zone_zones"]:
+        zone["records"] = [r for r in zone["records"] if "hostvars['mx']" not in r and " MX " not in r]
     # No parent zone's server in this lab: Knot asks no one for the DS.
     dns_group["dns_zone_dnssec"] = {k: v for k, v in dns_group["dns_zone_dnssec"].items()
                                     if k not in ("parent_servers", "ksk_submission_check_interval")}
